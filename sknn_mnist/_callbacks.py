@@ -1,0 +1,188 @@
+"""skorch callbacks that give training scikit-learn's semantics.
+
+* :class:`LearningRateSchedule` implements ``learning_rate`` ('constant', 'invscaling',
+  'cosine'; 'adaptive' lives in :class:`ConvergenceMonitor` because it reacts to the loss).
+* :class:`ConvergenceMonitor` implements ``tol``/``n_iter_no_change`` stopping and
+  ``early_stopping`` with the best weights kept in memory and restored at the end.
+* :class:`EpochLogger` prints one line per epoch for ``verbose >= 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TextIO
+
+import torch
+from skorch.callbacks import Callback
+
+
+def set_learning_rate(net, lr: float) -> None:
+    """Set the learning rate of every parameter group of the net's optimizer."""
+    for group in net.optimizer_.param_groups:
+        group["lr"] = lr
+
+
+def current_learning_rate(net) -> float:
+    return float(net.optimizer_.param_groups[0]["lr"])
+
+
+def cosine_rate(learning_rate_init: float, progress: float, floor: float = 0.01) -> float:
+    """Cosine decay from ``learning_rate_init`` to ``floor * learning_rate_init``.
+
+    ``progress`` is the fraction of the schedule done; past 1 the rate stays at the floor,
+    which keeps ``partial_fit`` useful after ``max_iter`` calls.
+    """
+    progress = min(max(progress, 0.0), 1.0)
+    return learning_rate_init * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class LearningRateSchedule(Callback):
+    """Set the optimizer's learning rate from the epoch (and batch) position.
+
+    Parameters
+    ----------
+    kind : {'constant', 'invscaling', 'adaptive', 'cosine'}
+        'invscaling' follows scikit-learn: ``lr = learning_rate_init / (t + 1) ** power_t``
+        with ``t`` the number of samples seen, updated after each epoch. 'cosine' anneals
+        over ``max_epochs`` epochs, updated every batch. 'constant' and 'adaptive' keep the
+        rate (the monitor divides it for 'adaptive').
+    learning_rate_init, power_t, max_epochs
+        As the estimator parameters of the same names (``max_epochs`` is ``max_iter``).
+    """
+
+    def __init__(self, kind: str, learning_rate_init: float, power_t: float,
+                 max_epochs: int) -> None:
+        self.kind = kind
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_epochs = max_epochs
+
+    def begin(self, *, epoch_offset: int, samples_seen: int) -> None:
+        """Position the schedule before a training call (0 for ``fit``, cumulative for
+        ``partial_fit``)."""
+        self.epoch_ = epoch_offset
+        self.samples_seen_ = samples_seen
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        if self.kind in ("constant", "adaptive") and not hasattr(self, "epoch_"):
+            self.begin(epoch_offset=0, samples_seen=0)
+        if self.kind == "constant":
+            set_learning_rate(net, self.learning_rate_init)
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs) -> None:
+        self.n_batches_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
+        self.batch_ = 0
+        if self.kind == "invscaling":
+            set_learning_rate(net, self.learning_rate_init
+                              / (self.samples_seen_ + 1) ** self.power_t)
+        elif self.kind == "cosine":
+            set_learning_rate(net, cosine_rate(self.learning_rate_init,
+                                               self.epoch_ / self.max_epochs))
+        self.samples_seen_ += len(dataset_train)
+
+    def on_batch_begin(self, net, training=False, **kwargs) -> None:
+        if self.kind != "cosine" or not training:
+            return
+        progress = (self.epoch_ + self.batch_ / self.n_batches_) / self.max_epochs
+        set_learning_rate(net, cosine_rate(self.learning_rate_init, progress))
+        self.batch_ += 1
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        self.epoch_ += 1
+        net.history.record("lr", current_learning_rate(net))
+
+
+class ConvergenceMonitor(Callback):
+    """scikit-learn's stopping rules, and best-weight keeping for early stopping.
+
+    Without early stopping, an epoch whose training loss is not below the best loss by at
+    least ``tol`` counts as "no improvement"; with it, an epoch whose validation accuracy
+    is not above the best by at least ``tol``. After more than ``n_iter_no_change`` such
+    epochs in a row training stops, or, for ``learning_rate='adaptive'``, the learning rate
+    is divided by 5 (until it falls below 1e-6), exactly as ``MLPClassifier`` does.
+
+    The best weights are copied on the device (no checkpoint files, so parallel
+    GridSearchCV jobs cannot collide) and restored when training ends.
+    """
+
+    def __init__(self, *, early_stopping: bool, tol: float, n_iter_no_change: float,
+                 adaptive: bool, max_fun: int | None = None, verbose: int = 0) -> None:
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.adaptive = adaptive
+        self.max_fun = max_fun
+        self.verbose = verbose
+
+    def begin(self, *, enabled: bool) -> None:
+        """Reset before a training call; ``partial_fit`` runs with it disabled."""
+        self.enabled_ = enabled
+        self.best_loss_ = math.inf
+        self.best_score_ = -math.inf
+        self.best_state_: dict[str, torch.Tensor] | None = None
+        self.no_improvement_count_ = 0
+        self.converged_ = False
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        if not hasattr(self, "enabled_"):
+            self.begin(enabled=True)
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        if not self.enabled_:
+            return
+        row = net.history[-1]
+        if self.early_stopping:
+            score = row["valid_acc"]
+            improved = score >= self.best_score_ + self.tol
+            if score > self.best_score_:
+                self.best_score_ = score
+                self.best_state_ = {k: v.detach().clone()
+                                    for k, v in net.module_.state_dict().items()}
+        else:
+            loss = row["train_loss"]
+            improved = loss <= self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, loss)
+        self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+
+        if self.no_improvement_count_ > self.n_iter_no_change:
+            lr = current_learning_rate(net)
+            if self.adaptive and lr > 1e-6:
+                set_learning_rate(net, lr / 5.0)
+                self.no_improvement_count_ = 0
+                if self.verbose:
+                    print(f"Setting learning rate to {lr / 5.0:f}", flush=True)
+            else:
+                self.converged_ = True
+                net.request_stop()
+        if self.max_fun is not None and self._function_evaluations(net) >= self.max_fun:
+            net.request_stop()
+
+    @staticmethod
+    def _function_evaluations(net) -> int:
+        state = net.optimizer_.state
+        first = next(iter(net.optimizer_.param_groups[0]["params"]))
+        return int(state.get(first, {}).get("func_evals", 0))
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self.enabled_ and self.early_stopping and self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+            self.best_state_ = None  # the copy is no longer needed; free device memory
+
+
+class EpochLogger(Callback):
+    """Print one line per epoch: epoch, train loss, validation loss/accuracy, lr, seconds."""
+
+    def __init__(self, max_epochs: int, stream: TextIO | None = None) -> None:
+        self.max_epochs = max_epochs
+        self.stream = stream
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        row = net.history[-1]
+        parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
+        if "valid_loss" in row:
+            parts += [f"valid_loss {row['valid_loss']:.4f}", f"valid_acc {row['valid_acc']:.4f}"]
+        if "lr" in row:
+            parts.append(f"lr {row['lr']:.2e}")
+        parts.append(f"{row.get('dur', float('nan')):.2f}s")
+        print(" | ".join(parts), file=self.stream or sys.stdout, flush=True)
