@@ -3,7 +3,23 @@
 >>> from sknn_mnist import MLPDigitClassifier
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .estimator import MLPDigitClassifier
+
+if TYPE_CHECKING:
+    from .estimator import MLPDigitClassifier
 
 __all__ = ["MLPDigitClassifier", "__version__"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: torch takes seconds to import, and `python -m
+    # sknn_mnist.datasets` or `sknn-mnist --help` should not pay for it.
+    if name == "MLPDigitClassifier":
+        from .estimator import MLPDigitClassifier
+
+        return MLPDigitClassifier
+    raise AttributeError(f"module 'sknn_mnist' has no attribute {name!r}")
