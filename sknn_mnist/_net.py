@@ -139,8 +139,12 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             step = step_fn(batch, **fit_params)
             X, y, sample_weight = batch  # noqa: N806
             # Sums stay on the device; reading them each batch would sync the GPU.
-            weight = len(X) if sample_weight is None else sample_weight.sum()
-            loss_sum += step["loss"].detach() * weight
+            if sample_weight is None:
+                weight = len(X)
+                loss_sum.add_(step["loss"].detach(), alpha=weight)
+            else:
+                weight = sample_weight.sum()
+                loss_sum += step["loss"].detach() * weight
             weight_total = weight_total + weight
             if not training:
                 hits = self._correct(step["y_pred"], y)

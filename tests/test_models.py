@@ -1,0 +1,113 @@
+"""Pipeline factories, the pixel scaler and the parameter grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import ParameterGrid
+from sklearn.svm import SVC
+
+from sknn_mnist import MLPDigitClassifier
+from sknn_mnist.datasets import load_dataset
+from sknn_mnist.models import (
+    MODEL_NAMES,
+    SVC_GRID_SUBSAMPLE,
+    PixelScaler,
+    get_model_spec,
+    make_model,
+    param_grid,
+    pipeline_params,
+)
+
+
+@pytest.fixture(scope="module")
+def digits_small():
+    X, y = load_dataset("digits", subset="train", return_X_y=True)
+    X_test, y_test = load_dataset("digits", subset="test", return_X_y=True)
+    return X[:400], y[:400], X_test, y_test
+
+
+@pytest.mark.parametrize(("name", "cls"), [("mlp", MLPDigitClassifier), ("svm", SVC),
+                                            ("rf", RandomForestClassifier)])
+def test_make_model_builds_scale_then_clf(name, cls):
+    pipe = make_model(name)
+    assert [step for step, _ in pipe.steps] == ["scale", "clf"]
+    assert isinstance(pipe.named_steps["clf"], cls)
+    # Trees are invariant to monotone rescaling: the forest gets raw pixels.
+    assert (pipe.named_steps["scale"] == "passthrough") == (name == "rf")
+
+
+def test_make_model_sets_classifier_params_with_or_without_prefix():
+    pipe = make_model("mlp", hidden_layer_sizes=(8,), clf__max_iter=2, device="cpu")
+    clf = pipe.named_steps["clf"]
+    assert clf.hidden_layer_sizes == (8,)
+    assert clf.max_iter == 2
+    assert clf.device == "cpu"
+    assert make_model("svm", C=3.0).named_steps["clf"].kernel == "rbf"
+
+
+def test_unknown_model_and_parameter_raise_value_error():
+    with pytest.raises(ValueError, match="known models: 'mlp', 'svm', 'rf'"):
+        make_model("knn")
+    with pytest.raises(ValueError, match="unknown parameter 'hidden_units'"):
+        make_model("mlp", hidden_units=3)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        pipeline_params(make_model("rf"), {"clf__C": 1.0})
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("quick", [False, True])
+def test_grids_are_valid_and_small(name, quick):
+    grid = param_grid(name, quick=quick)
+    pipe = make_model(name)
+    valid = pipe.get_params()
+    assert all(key in valid for key in grid)
+    n_candidates = len(ParameterGrid(grid))
+    # Sized for a 2-core CPU: the default grids have 4 candidates, the quick ones at most 2.
+    assert n_candidates <= (2 if quick else 4)
+    for params in ParameterGrid(grid):
+        clone(pipe).set_params(**params)
+
+
+def test_param_grid_returns_a_copy():
+    grid = param_grid("svm")
+    grid["clf__C"].append(1000.0)
+    assert 1000.0 not in param_grid("svm")["clf__C"]
+
+
+def test_svc_searches_on_a_subsample():
+    spec = get_model_spec("svm")
+    assert spec.grid_subsample == SVC_GRID_SUBSAMPLE
+    assert spec.quick_grid_subsample < spec.grid_subsample
+    assert get_model_spec("mlp").grid_subsample is None
+
+
+def test_pixel_scaler_learns_the_pixel_maximum():
+    digits_like = np.array([[0, 8, 16], [4, 0, 2]], dtype=np.uint8)
+    mnist_like = np.array([[0, 255, 128], [3, 0, 1]], dtype=np.uint8)
+    for X, peak in ((digits_like, 16.0), (mnist_like, 255.0)):
+        scaler = PixelScaler().fit(X)
+        assert scaler.scale_ == peak
+        Xt = scaler.transform(X)
+        assert Xt.dtype == np.float32
+        assert Xt.min() == 0.0 and Xt.max() == 1.0
+        # One divisor for all pixels: relative intensities are kept.
+        np.testing.assert_allclose(Xt * peak, X, rtol=1e-6)
+
+
+def test_pixel_scaler_fixed_max_and_blank_data():
+    assert PixelScaler(pixel_max=255).fit(np.ones((2, 3))).scale_ == 255.0
+    assert PixelScaler().fit(np.zeros((2, 3))).scale_ == 1.0
+    with pytest.raises(ValueError):
+        PixelScaler().fit(np.ones((2, 3))).transform(np.ones((2, 4)))
+
+
+def test_pipelines_fit_on_digits(digits_small):
+    X, y, X_test, y_test = digits_small
+    for name in MODEL_NAMES:
+        params = ({"max_iter": 3, "learning_rate_init": 1e-2, "device": "cpu"}
+                  if name == "mlp" else {})
+        model = make_model(name, **params).fit(X, y)
+        assert model.score(X_test, y_test) > 0.5
