@@ -295,10 +295,12 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_param_values()
-        X, y = validate_data(self, X, y, reset=True, accept_sparse=_SPARSE_FORMATS,  # noqa: N806
-                             dtype=self.dtype)
-        classes, y_codes = self._encode_labels(y)
         continuing = self.warm_start and hasattr(self, "net_")
+        # As scikit-learn: a warm start checks X against the fitted n_features_in_ (and
+        # feature names) instead of resetting them before failing.
+        X, y = validate_data(self, X, y, reset=not continuing,  # noqa: N806
+                             accept_sparse=_SPARSE_FORMATS, dtype=self.dtype)
+        classes, y_codes = self._encode_labels(y)
         if continuing and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in the "
@@ -479,9 +481,17 @@ class MLPDigitClassifier(ClassifierMixin, BaseEstimator):
                 torch.manual_seed(init_seed)
                 net.initialize()
             if continuing and hasattr(self, "net_"):
+                # warm_start: new optimizer, old weights; the curves and counters go on
+                # (n_iter_ is cumulative, as in scikit-learn).
                 self._copy_weights_into(net)
-            self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
-            self.validation_scores_ = [] if self.early_stopping else None
+                if self.early_stopping and self.validation_scores_ is None:
+                    self.validation_scores_ = []
+            else:
+                self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
+                self.validation_scores_ = [] if self.early_stopping else None
+                # partial_fit never validates: without this, a first partial_fit with
+                # early_stopping=True would leave the attribute undefined.
+                self.best_validation_score_ = None
 
         callbacks = dict(net.callbacks_)
         callbacks["schedule"].begin(epoch_offset=self.n_iter_ if incremental else 0,

@@ -1,0 +1,33 @@
+"""The default pipeline on real MNIST reaches the accuracy the README promises (~30 s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from sknn_mnist import MLPDigitClassifier
+from sknn_mnist.datasets import load_mnist
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"{MNIST_DIR} not found"),
+]
+
+
+def test_default_pipeline_on_mnist(tmp_path):
+    X_train, y_train = load_mnist(subset="train", idx_dir=MNIST_DIR, data_home=tmp_path,
+                                  return_X_y=True)
+    X_test, y_test = load_mnist(subset="test", idx_dir=MNIST_DIR, data_home=tmp_path,
+                                return_X_y=True)
+    assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)
+    assert X_train.dtype == np.uint8 and set(np.unique(y_train)) == set(range(10))
+    model = make_pipeline(MinMaxScaler(), MLPDigitClassifier(random_state=0))
+    model.fit(X_train, y_train)
+    accuracy = model.score(X_test, y_test)
+    assert accuracy >= 0.978, f"test accuracy {accuracy:.4f}"
