@@ -31,6 +31,9 @@ def render(result: dict) -> str:
         for row in rows:
             lines.append("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |")
         lines.append("")
+    if result.get("printed_table"):
+        lines += ["What the command printed:", "", "```", result["printed_table"].rstrip(),
+                  "```", ""]
     for note in result.get("notes", []):
         lines.append(f"- {note}")
     if result.get("notes"):

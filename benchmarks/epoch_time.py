@@ -30,11 +30,16 @@ def mlp() -> nn.Module:
                          nn.Linear(50, 10))
 
 
-def hand_loop(X, y, epochs, device):
-    """(b) The reference: tensors built once, batches are randperm slices."""
+def hand_loop(X, y, epochs, device, fused=None):
+    """(b) The reference: tensors built once, batches are randperm slices.
+
+    ``fused=True`` gives the loop the same fused Adam kernel the estimator uses, so that
+    the ratio against it isolates the estimator's own overhead (skorch, callbacks,
+    validation) from the optimizer choice.
+    """
     torch.manual_seed(0)
     model = mlp().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     loss_fn = nn.CrossEntropyLoss()
     Xt = torch.from_numpy(X).to(device)
     yt = torch.from_numpy(y.astype(np.int64)).to(device)
@@ -68,7 +73,10 @@ def sklearn_mlp(X, y, epochs, device):
 
 
 def ours(X, y, epochs, device, **params):
-    MLPDigitClassifier(max_iter=epochs, random_state=0, device=str(device), **params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPDigitClassifier(max_iter=epochs, random_state=0, device=str(device),
+                           **params).fit(X, y)
 
 
 def main() -> None:
@@ -87,6 +95,7 @@ def main() -> None:
 
     contenders = {
         "(b) hand-written loop": per_epoch(hand_loop),
+        "(b, fused Adam) hand-written loop": per_epoch(hand_loop, fused=True),
         "MLPDigitClassifier": per_epoch(ours),
         "MLPDigitClassifier (constant lr, alpha=0)": per_epoch(
             ours, learning_rate="constant", alpha=0.0),
@@ -109,6 +118,9 @@ def main() -> None:
         "params": {"rows": len(X), "epochs": epochs, "rounds": rounds},
         "table": table,
         "notes": ["Targets: MLPDigitClassifier <= 1.10x (b) and faster than (a) and (c).",
+                  "(b) uses torch's default Adam (foreach); the estimator uses the fused "
+                  "Adam kernel. '(b, fused Adam)' is the same loop with that kernel: the "
+                  "estimator's ratio to it is its own overhead.",
                   "Each fit includes its set-up (data to tensors, network initialisation)."],
         **timings,
     }

@@ -336,12 +336,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
+    from .compare import mlp_search_n_jobs
     from .reports import cross_validation_report
 
     _check_dataset(args.dataset)
     _check_device(args.device)
     params = _model_params(args.model, parse_params(args.params))
     model = _make(args, params)
+    if args.model == "mlp":
+        # As in grid-search: one MLP fit at a time on a GPU.
+        args.n_jobs, _ = mlp_search_n_jobs(args.n_jobs, args.device)
     X, y, _ = _train_split(args)  # noqa: N806
     n_fits = args.cv * 2  # the progress scorer runs on the test and the train fold
     scoring, bar = _scorer_and_bar(args, n_fits, f"{args.cv}-fold CV of {args.model}")
@@ -509,7 +513,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_args(p: argparse.ArgumentParser, *, n_jobs_help: str) -> None:
-    p.add_argument("--n-jobs", type=int, default=1, metavar="N", help=n_jobs_help)
+    p.add_argument("--n-jobs", type=int, default=-1, metavar="N", help=n_jobs_help)
     p.add_argument("--device", default="auto",
                    help="the MLP's device: auto (CUDA if available), cpu, cuda, cuda:N")
 
@@ -556,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: ./sknn-mnist-compare-DATASET-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     _add_run_args(p, n_jobs_help="grid-search fits run at once (-1: all cores; the MLP "
-                  "uses 1 on CUDA) (default: 1)")
+                  "uses 1 on CUDA) (default: -1)")
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="CV folds (default: 3)")
     p.add_argument("--scoring", default="accuracy", help="CV scoring (default: accuracy)")
     p.add_argument("--models", default=",".join(MODEL_NAMES),
@@ -572,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset_args(p)
     p.add_argument("--out", required=True, metavar="FILE", help="model file (.joblib)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    _add_run_args(p, n_jobs_help="the random forest's n_jobs (default: 1)")
+    _add_run_args(p, n_jobs_help="the random forest's n_jobs (default: -1, all cores)")
     p.add_argument("params", nargs="*", metavar="param=value", help=params_help)
     _add_common(p)
     p.set_defaults(func=_cmd_train)
@@ -594,8 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=_cv_folds, default=5, metavar="K", help="folds (default: 5)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report into DIR")
-    _add_run_args(p, n_jobs_help="folds fitted at once (default: 1; keep 1 for the MLP on "
-                  "CUDA)")
+    _add_run_args(p, n_jobs_help="folds fitted at once (default: -1, all cores; "
+                  "the MLP uses 1 on CUDA)")
     p.add_argument("params", nargs="*", metavar="param=value", help=params_help)
     _add_common(p)
     p.set_defaults(func=_cmd_cv)
@@ -612,7 +616,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="folds (default: 3)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report and plot into DIR")
-    _add_run_args(p, n_jobs_help="fits run at once (default: 1; the MLP uses 1 on CUDA)")
+    _add_run_args(p, n_jobs_help="fits run at once (default: -1, all cores; the MLP uses 1 "
+                  "on CUDA)")
     _add_common(p)
     p.set_defaults(func=_cmd_grid_search)
 

@@ -17,20 +17,20 @@ How ``n_jobs`` and ``device`` interact
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from joblib import effective_n_jobs, parallel_config
+from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
+from ._parallel import shared_cores
 from .models import MODEL_NAMES, get_model_spec, make_model, param_grid
 
 __all__ = [
@@ -229,10 +229,6 @@ def mlp_search_n_jobs(n_jobs: int | None, device: str) -> tuple[int, str]:
     return effective_n_jobs(n_jobs), str(resolved)
 
 
-def _threads_per_worker(n_jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
-
-
 def _search(
     pipe: Pipeline,
     grid: Mapping[str, list[Any]],
@@ -245,12 +241,7 @@ def _search(
 ) -> GridSearchCV:
     search = GridSearchCV(pipe, dict(grid), cv=cv, scoring=scoring, n_jobs=n_jobs, refit=False,
                           error_score="raise")
-    if n_jobs > 1:
-        # loky workers get OMP/MKL/torch thread limits from inner_max_num_threads (torch
-        # reads OMP_NUM_THREADS when a worker imports it), so n_jobs workers share the cores.
-        with parallel_config(backend="loky", inner_max_num_threads=_threads_per_worker(n_jobs)):
-            search.fit(X, y)
-    else:
+    with shared_cores(n_jobs):
         search.fit(X, y)
     return search
 

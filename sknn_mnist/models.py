@@ -168,7 +168,7 @@ _SPECS: dict[str, ModelSpec] = {
     "rf": ModelSpec(
         name="rf",
         title="Random forest",
-        grid={"clf__n_estimators": [100, 300], "clf__max_features": ["sqrt", 0.1]},
+        grid={"clf__n_estimators": [100, 200], "clf__max_features": ["sqrt", 0.05]},
         quick_grid={"clf__n_estimators": [50, 100]},
     ),
 }

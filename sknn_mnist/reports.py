@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
+from ._parallel import shared_cores
 from .compare import ComparisonResult, format_params
 from .plots import (
     plot_confusion_matrix,
@@ -378,8 +379,9 @@ def cross_validation_report(
     else:
         cv_splitter = cv
         n_folds = cv.get_n_splits()
-    scores = cross_validate(estimator, X, y, cv=cv_splitter, scoring=scoring, n_jobs=n_jobs,
-                            return_train_score=return_train_score)
+    with shared_cores(n_jobs):
+        scores = cross_validate(estimator, X, y, cv=cv_splitter, scoring=scoring,
+                                n_jobs=n_jobs, return_train_score=return_train_score)
     keys = ["test_score"] + (["train_score"] if return_train_score else []) + [
         "fit_time", "score_time"]
     folds = [{"fold": i + 1, **{k: float(scores[k][i]) for k in keys}}
