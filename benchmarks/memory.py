@@ -36,8 +36,10 @@ FIT = textwrap.dedent("""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
     from sknn_mnist import MLPDigitClassifier
+    from sknn_mnist.models import PixelScaler
     from sknn_mnist.datasets import load_mnist
     kw = json.loads(sys.argv[1]); n = int(sys.argv[2]); epochs = int(sys.argv[3])
+    scaler = MinMaxScaler() if sys.argv[4] == "minmax" else PixelScaler(dtype="float32")
     X, y = load_mnist(subset="train", return_X_y=True, **kw)
     X, y = X[:n], y[:n]
     def rss_mb():
@@ -46,7 +48,7 @@ FIT = textwrap.dedent("""
     # torch's lazily loaded kernels count as baseline, not as the fit's memory.
     MLPDigitClassifier(max_iter=1, device="cpu").fit(X[:200], y[:200])
     base = rss_mb()
-    make_pipeline(MinMaxScaler(), MLPDigitClassifier(max_iter=epochs, device="cpu")).fit(X, y)
+    make_pipeline(scaler, MLPDigitClassifier(max_iter=epochs, device="cpu")).fit(X, y)
     peak = rss_mb()
     print(json.dumps({"baseline_mb": base, "peak_mb": peak, "above_baseline_mb": peak - base,
                       "float32_data_mb": X.shape[0] * X.shape[1] * 4 / 2**20, "rows": n}))
@@ -95,7 +97,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         kw = json.dumps({"idx_dir": args.idx_dir, "data_home": args.data_home or home})
         load = run(LOAD, kw)
-        fit = run(FIT, kw, "10000" if args.quick else "60000", "1")
+        rows = "10000" if args.quick else "60000"
+        fits = {scaler: run(FIT, kw, rows, "1", scaler) for scaler in ("minmax", "pixel")}
         n_openml = 2_000 if args.quick else 70_000
         sk = run(SKLEARN, kw, str(n_openml), "pandas" if args.quick else "pandas,liac-arff")
     same_rows = n_openml == load["rows"]  # a ratio only where both parsed the same data
@@ -108,9 +111,15 @@ def main() -> None:
                     + (f" ({sk[parser]['median_s'] / load['cached_load_s']:.0f}x ours)"
                        if same_rows else ""),
            "target": ""} for parser in sk if parser != "rows"),
-        {"measure": f"peak RSS above baseline, default pipeline fit on {fit['rows']} rows",
-         "value": f"{fit['above_baseline_mb']:.0f} MB",
-         "target": f"< 3x float32 data = {3 * fit['float32_data_mb']:.0f} MB"},
+        *({"measure": f"peak RSS above baseline, fit of {label} on {fit['rows']:,} rows",
+           "value": f"{fit['above_baseline_mb']:.0f} MiB "
+                    f"({fit['above_baseline_mb'] * 2**20 / 1e6:.0f} MB)",
+           "target": f"< 3x float32 data = {3 * fit['float32_data_mb']:.0f} MiB "
+                     f"({3 * fit['float32_data_mb'] * 2**20 / 1e6:.0f} MB)"}
+          for label, fit in (("MinMaxScaler -> MLPDigitClassifier (the default pipeline)",
+                              fits["minmax"]),
+                             ("PixelScaler(dtype='float32') -> MLPDigitClassifier",
+                              fits["pixel"]))),
     ]
     result = {
         "benchmark": "memory",
@@ -123,10 +132,17 @@ def main() -> None:
             "from the IDX files in the layout fetch_openml reads, with its network access "
             "disabled so that a cache miss would fail; the parsed arrays are checked equal "
             "to ours. pandas parser: median of 3; liac-arff: one run.",
-            "The pipeline's MinMaxScaler turns uint8 into float64 (8 bytes/pixel); "
-            "MLPDigitClassifier converts that to float32 once and trains on it in place.",
+            "MiB = 2**20 bytes (ru_maxrss). The baseline is the interpreter, the libraries "
+            "and the uint8 data after a 200-row warm-up fit.",
+            "MinMaxScaler turns uint8 into float64 (2x the float32 size), which the "
+            "Pipeline holds during the MLP's fit; MLPDigitClassifier makes its one float32 "
+            "copy (1x) and trains on it in place, so 3x is that pipeline's floor; what "
+            "is above it (the PixelScaler row minus 1x) is the network, Adam's state and "
+            "the batch buffers, about 3 MiB. "
+            "sknn_mnist.models.PixelScaler emits float32 directly, and the estimator then "
+            "uses it without a copy.",
         ],
-        "load": load, "fit": fit, "sklearn_fetch_openml": sk,
+        "load": load, "fit": fits, "sklearn_fetch_openml": sk,
     }
     _write(args, "memory", result)
 

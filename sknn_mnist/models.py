@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
@@ -75,12 +75,18 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "pixel_max": [Interval(Real, 0, None, closed="neither"), None],
-        "dtype": [str],
+        "dtype": [StrOptions({"float32", "float64"})],
     }
 
     def __init__(self, pixel_max: float | None = None, dtype: str = "float32"):
         self.pixel_max = pixel_max
         self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The output dtype is the parameter, whatever the input's.
+        tags.transformer_tags.preserves_dtype = [self.dtype]
+        return tags
 
     def fit(self, X, y=None):  # noqa: N803
         """Learn the divisor (the largest pixel value) from ``X``.
@@ -95,7 +101,8 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : PixelScaler
         """
         self._validate_params()
-        X = validate_data(self, X, reset=True, dtype=[np.float64, np.float32])  # noqa: N806
+        # "numeric" keeps uint8 pixels as they are: the maximum needs no float copy.
+        X = validate_data(self, X, reset=True, dtype="numeric")  # noqa: N806
         if self.pixel_max is not None:
             self.scale_ = float(self.pixel_max)
         else:
@@ -107,8 +114,11 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):  # noqa: N803
         """Return ``X / scale_`` in ``dtype``."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])  # noqa: N806
-        return (X / self.scale_).astype(self.dtype, copy=False)
+        # Convert straight to the output dtype (one copy: no float64 detour for uint8
+        # MNIST), then scale that copy in place.
+        X = validate_data(self, X, reset=False, dtype=self.dtype, copy=True)  # noqa: N806
+        X /= self.scale_
+        return X
 
 
 @dataclass(frozen=True)

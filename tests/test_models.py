@@ -97,6 +97,22 @@ def test_pixel_scaler_learns_the_pixel_maximum():
         np.testing.assert_allclose(Xt * peak, X, rtol=1e-6)
 
 
+def test_pixel_scaler_never_changes_the_callers_array():
+    X = np.array([[0.0, 255.0], [51.0, 102.0]], dtype=np.float32)
+    original = X.copy()
+    for dtype in ("float32", "float64"):
+        Xt = PixelScaler(dtype=dtype).fit(X).transform(X)
+        assert Xt.dtype == np.dtype(dtype)
+        assert not np.shares_memory(Xt, X)
+        np.testing.assert_allclose(Xt, original / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(X, original)
+
+
+def test_pixel_scaler_rejects_an_unknown_dtype():
+    with pytest.raises(ValueError, match="dtype"):
+        PixelScaler(dtype="float16").fit(np.ones((2, 3)))
+
+
 def test_pixel_scaler_fixed_max_and_blank_data():
     assert PixelScaler(pixel_max=255).fit(np.ones((2, 3))).scale_ == 255.0
     assert PixelScaler().fit(np.zeros((2, 3))).scale_ == 1.0

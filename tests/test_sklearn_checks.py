@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknn_mnist import MLPDigitClassifier
+from sknn_mnist.models import PixelScaler
 
 
 def small_classifier() -> MLPDigitClassifier:
@@ -16,6 +17,6 @@ def small_classifier() -> MLPDigitClassifier:
                               max_iter=60, batch_size=1000, dtype="float64", device="cpu")
 
 
-@parametrize_with_checks([small_classifier()])
+@parametrize_with_checks([small_classifier(), PixelScaler(), PixelScaler(dtype="float64")])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
