@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+# scikit-learn's array-API estimator check skips itself unless SciPy's array-API mode is on,
+# and SciPy reads this once at import: set it before anything imports scipy so that check
+# runs too.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 #: The four IDX gz files of MNIST, shared between checkouts (absent on most machines).
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
