@@ -237,7 +237,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                          cv=args.cv, scoring=args.scoring, n_jobs=args.n_jobs,
                          device=args.device, random_state=args.random_state,
                          dataset=args.dataset, image_shape=tuple(train.images.shape[1:]),
-                         progress=_progress(args))
+                         progress=_progress(args),
+                         learning_curve=not args.no_learning_curve)
     elapsed = time.perf_counter() - start
     report = comparison_report(result, out)
     written = report.write(out, stem="compare")
@@ -565,6 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scoring", default="accuracy", help="CV scoring (default: accuracy)")
     p.add_argument("--models", default=",".join(MODEL_NAMES),
                    help=f"comma-separated subset of {models} (default: all)")
+    p.add_argument("--no-learning-curve", action="store_true",
+                   help="skip the extra MLP fit (10%% of the training rows held out) that "
+                   "draws the learning curve with validation accuracy per epoch")
     _add_common(p)
     p.set_defaults(func=_cmd_compare)
 

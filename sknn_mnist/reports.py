@@ -314,8 +314,13 @@ def comparison_report(
     if plots and out_dir is not None:
         out = Path(out_dir)
         if "mlp" in result.results:
+            mlp = result["mlp"]
+            curve = mlp.learning_curve_estimator
             images["MLP learning curve"] = plot_learning_curve(
-                result["mlp"].estimator, out / "mlp-learning-curve.png")
+                curve if curve is not None else mlp.estimator, out / "mlp-learning-curve.png",
+                title=None if curve is None else
+                "MLP learning curve (best configuration, "
+                f"{curve.named_steps['clf'].validation_fraction:.0%} of training rows held out)")
         for r in result:
             images[f"{r.title}: confusion matrix"] = plot_confusion_matrix(
                 result.y_test, r.y_pred, out / f"{r.name}-confusion-matrix.png",

@@ -59,6 +59,22 @@ def test_compare_in_a_subprocess(tmp_path):
     assert again.stderr.count("\n") == 1 and "--overwrite" in again.stderr
 
 
+def test_compare_no_learning_curve_skips_the_extra_fit(tmp_path, monkeypatch):
+    import sknn_mnist.compare as compare_module
+
+    calls = []
+    real = compare_module._fit_learning_curve
+    monkeypatch.setattr(compare_module, "_fit_learning_curve",
+                        lambda *a: calls.append(a) or real(*a))
+    base = ["compare", "--dataset", "digits", "--quick", "--cv", "2", "--max-train", "200",
+            "--models", "mlp", "--quiet", "--device", "cpu"]
+    assert main([*base, "--out", str(tmp_path / "with")]) == 0
+    assert len(calls) == 1
+    assert main([*base, "--out", str(tmp_path / "without"), "--no-learning-curve"]) == 0
+    assert len(calls) == 1
+    assert (tmp_path / "without" / "mlp-learning-curve.png").exists()
+
+
 def test_train_evaluate_predict_round_trip(tmp_path, test_digits):
     X, y = test_digits
     model = tmp_path / "rf.joblib"

@@ -61,6 +61,27 @@ def test_mlp_device_is_recorded(result):
     assert result["svm"].device is None
 
 
+def test_mlp_learning_curve_holds_out_a_validation_set_and_runs_every_epoch(result):
+    mlp = result["mlp"]
+    curve = mlp.learning_curve_estimator.named_steps["clf"]
+    refit = mlp.estimator.named_steps["clf"]
+    # Same configuration as the refit best model, with validation scores per epoch...
+    assert curve.hidden_layer_sizes == refit.hidden_layer_sizes == (16,)
+    assert curve.early_stopping and not refit.early_stopping
+    assert len(curve.validation_scores_) == len(curve.loss_curve_) == curve.max_iter == 2
+    assert all(0 <= s <= 1 for s in curve.validation_scores_)
+    # ...while the refit model trained on every row and keeps no validation score.
+    assert refit.validation_scores_ is None
+    assert result["svm"].learning_curve_estimator is None
+
+
+def test_learning_curve_can_be_skipped():
+    X, y = load_dataset("digits", subset="train", return_X_y=True)
+    res = compare(X[:200], y[:200], X[200:260], y[200:260], models=["mlp"], cv=2,
+                  param_grids={"mlp": TINY_GRIDS["mlp"]}, device="cpu", learning_curve=False)
+    assert res["mlp"].learning_curve_estimator is None
+
+
 def test_summary_and_table(result):
     rows = result.summary()
     assert [row["model"] for row in rows] == ["mlp", "svm", "rf"]
