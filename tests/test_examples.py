@@ -1,0 +1,64 @@
+"""The scripts in examples/ run offline on the bundled digits and print what they promise."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    # A tmp working directory: whatever an example writes must not land in the checkout.
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def accuracies(text: str, label: str) -> list[float]:
+    return [float(m) for m in re.findall(rf"{label}:? ([01]\.\d+)", text)]
+
+
+def test_quickstart_fits_saves_and_reloads(tmp_path):
+    out = run_example("quickstart.py", cwd=tmp_path).stdout
+    (accuracy,) = accuracies(out, "test accuracy")
+    assert accuracy > 0.9
+    assert re.search(r"saved and reloaded digits-mlp\.joblib: sknn_mnist \S+, test score "
+                     rf"{accuracy:.4f}", out)
+    assert list(tmp_path.iterdir()) == []  # the model went to a temporary folder
+
+
+def test_grid_search_tunes_and_tests_the_best_pipeline(tmp_path):
+    out = run_example("grid_search.py", cwd=tmp_path).stdout
+    # Two hidden-layer settings x two learning rates, one table row each.
+    assert len(re.findall(r"^\{'clf__hidden_layer_sizes'", out, flags=re.MULTILINE)) == 4
+    best_cv = float(re.search(r"best: .* \(CV ([01]\.\d+)\)", out).group(1))
+    (test_accuracy,) = accuracies(out, "test accuracy of the refit best pipeline")
+    assert best_cv > 0.85
+    assert test_accuracy > 0.85
+
+
+def test_cv_report_writes_its_files(tmp_path):
+    out = run_example("cv_report.py", "--out", str(tmp_path / "report"), "--model", "rf",
+                      cwd=tmp_path).stdout
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert {"cv.csv", "cv-summary.csv", "cv.md", "cv.html"} <= written
+    mean_row = re.search(r"^mean\s+([01]\.\d+)", out, flags=re.MULTILINE)
+    assert mean_row and float(mean_row.group(1)) > 0.9
+    assert mean_row.group(1) in (tmp_path / "report" / "cv.md").read_text()
+
+
+def test_mnist_study_runs_every_configuration_on_digits(tmp_path):
+    result = run_example("mnist_study.py", "--dataset", "digits", "--max-iter", "3",
+                         cwd=tmp_path)
+    # One progress line per training: the baseline once (it is each factor's middle
+    # value), then the two other values of each factor.
+    lines = [line for line in result.stderr.splitlines() if "test accuracy" in line]
+    varied = [line.split()[0] for line in lines]
+    assert varied == ["baseline", "depth", "depth", "activation", "activation", "optimizer",
+                      "optimizer"]
+    assert "digits: 1437 training rows, 360 test rows, 3 epochs" in result.stdout
+    assert all(0.0 < a <= 1.0 for a in accuracies(result.stderr, "test accuracy"))
