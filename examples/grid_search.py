@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import torch
 from joblib import parallel_config
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from sknn_mnist import MLPDigitClassifier
-from sknn_mnist.compare import format_table
+from sknn_mnist.compare import format_table, mlp_search_n_jobs
 from sknn_mnist.datasets import load_dataset
 from sknn_mnist.models import PixelScaler
 
@@ -30,7 +29,7 @@ def main() -> None:
     }
     # One fit at a time on a GPU (parallel fits would fight over it); on a CPU, one fit per
     # core with one torch thread each, so that the workers do not oversubscribe the cores.
-    n_jobs = 1 if torch.cuda.is_available() else -1
+    n_jobs, _ = mlp_search_n_jobs(-1, device="auto")
     with parallel_config(backend="loky", inner_max_num_threads=1):
         search = GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X_train, y_train)
 

@@ -24,8 +24,7 @@ def shared_cores(n_jobs: int | None) -> Iterator[int]:
     oversubscribed torch slows down several-fold. Yields the effective number of jobs.
     """
     jobs = effective_n_jobs(n_jobs)
-    if jobs > 1:
-        with parallel_config(backend="loky", inner_max_num_threads=threads_per_worker(jobs)):
-            yield jobs
-    else:
+    limits = (parallel_config(backend="loky", inner_max_num_threads=threads_per_worker(jobs))
+              if jobs > 1 else contextlib.nullcontext())
+    with limits:
         yield jobs

@@ -336,17 +336,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_cv(args: argparse.Namespace) -> int:
+def _limit_mlp_jobs(args: argparse.Namespace) -> None:
+    """One MLP fit at a time on a GPU (parallel fits would fight over it), as in compare."""
     from .compare import mlp_search_n_jobs
+
+    if args.model == "mlp":
+        args.n_jobs, _ = mlp_search_n_jobs(args.n_jobs, args.device)
+
+
+def _cmd_cv(args: argparse.Namespace) -> int:
     from .reports import cross_validation_report
 
     _check_dataset(args.dataset)
     _check_device(args.device)
     params = _model_params(args.model, parse_params(args.params))
     model = _make(args, params)
-    if args.model == "mlp":
-        # As in grid-search: one MLP fit at a time on a GPU.
-        args.n_jobs, _ = mlp_search_n_jobs(args.n_jobs, args.device)
+    _limit_mlp_jobs(args)
     X, y, _ = _train_split(args)  # noqa: N806
     n_fits = args.cv * 2  # the progress scorer runs on the test and the train fold
     scoring, bar = _scorer_and_bar(args, n_fits, f"{args.cv}-fold CV of {args.model}")
@@ -392,13 +397,7 @@ def _read_grid(path: str | None, model: str, quick: bool) -> dict[str, list[Any]
 def _cmd_grid_search(args: argparse.Namespace) -> int:
     from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-    from .compare import (
-        _search,
-        format_params,
-        format_table,
-        mlp_search_n_jobs,
-        stratified_subsample,
-    )
+    from .compare import _search, format_params, format_table, stratified_subsample
     from .models import get_model_spec
     from .plots import plot_cv_param_scores
     from .reports import Report, Table, _cv_results_rows
@@ -410,17 +409,14 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
     spec = get_model_spec(args.model)
     subsample = spec.quick_grid_subsample if args.quick else spec.grid_subsample
     X, y = stratified_subsample(X, y, subsample, args.random_state)  # noqa: N806
-    n_jobs = args.n_jobs
-    if args.model == "mlp":
-        n_jobs, _ = mlp_search_n_jobs(n_jobs, args.device)
-        args.n_jobs = n_jobs
+    _limit_mlp_jobs(args)
     model = make_model(args.model, random_state=args.random_state, device=args.device)
     n_candidates = len(ParameterGrid(grid))
     scoring, bar = _scorer_and_bar(args, n_candidates * args.cv,
                                    f"grid search of {args.model}: {n_candidates} candidates")
     try:
         with _user_errors():
-            search = _search(model, grid, X, y, scoring=scoring, n_jobs=n_jobs,
+            search = _search(model, grid, X, y, scoring=scoring, n_jobs=args.n_jobs,
                              cv=StratifiedKFold(args.cv, shuffle=True,
                                                 random_state=args.random_state))
     finally:
