@@ -25,8 +25,9 @@ from sknn_mnist import MLPDigitClassifier
 from sknn_mnist._device import resolve_device
 
 
-def mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 50), nn.ReLU(),
+def mlp(n_features: int = 784) -> nn.Module:
+    """The course's n_features-100-50-10 ReLU net (784 on MNIST, 64 on the digits fallback)."""
+    return nn.Sequential(nn.Linear(n_features, 100), nn.ReLU(), nn.Linear(100, 50), nn.ReLU(),
                          nn.Linear(50, 10))
 
 
@@ -38,7 +39,7 @@ def hand_loop(X, y, epochs, device, fused=None):
     validation) from the optimizer choice.
     """
     torch.manual_seed(0)
-    model = mlp().to(device)
+    model = mlp(X.shape[1]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     loss_fn = nn.CrossEntropyLoss()
     Xt = torch.from_numpy(X).to(device)
@@ -58,7 +59,8 @@ def hand_loop(X, y, epochs, device, fused=None):
 def plain_skorch(X, y, epochs, device):
     """(a) skorch's NeuralNetClassifier with its default DataLoader data path."""
     torch.manual_seed(0)
-    net = NeuralNetClassifier(mlp, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+    net = NeuralNetClassifier(mlp, module__n_features=X.shape[1],
+                              criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
                               lr=1e-3, batch_size=64, max_epochs=epochs, train_split=None,
                               iterator_train__shuffle=True, verbose=0, device=str(device))
     net.fit(X, y.astype(np.int64))

@@ -35,7 +35,8 @@ def main() -> None:
         theirs = MLPClassifier((100, 50), batch_size=64, max_iter=1, random_state=0).fit(X, y)
     torch.manual_seed(0)
     skorch_net = NeuralNetClassifier(
-        mlp, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
+        mlp, module__n_features=X.shape[1], criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam, lr=1e-3,
         batch_size=64, max_epochs=1, train_split=None, verbose=0, device=str(device),
     ).fit(X, y.astype(np.int64))
 
