@@ -8,14 +8,16 @@ per-round ratios, because sequential runs on these machines drift by up to 30%.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +118,34 @@ def write_result(args, name: str, result: dict) -> Path:
     write_results_md(out)
     print(f"wrote {path}")
     return path
+
+
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[list[int]]:
+    """Run ``n`` CPU-bound processes (``while True: pass``) for the duration of the block.
+
+    They stand for the other work on a shared machine (a CI runner, a laptop compiling
+    something). They are always killed on the way out, even when the block raises.
+    """
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+             for _ in range(n)]
+    try:
+        time.sleep(0.2)  # let them reach the loop before anything is timed
+        yield [proc.pid for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages, recorded next to timings taken on shared machines."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def cuda_devices() -> list[str]:
+    """The devices a benchmark measures: the CPU, plus ``cuda`` when a GPU is present."""
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
