@@ -554,12 +554,11 @@ def _load_skops(path: Path, trusted: Sequence[str]) -> tuple[Any, dict[str, Any]
 def _load_pickle(path: Path) -> tuple[Any, dict[str, Any]]:
     try:
         payload = joblib.load(path)
-    except (EOFError, zipfile.BadZipFile) as exc:
-        raise _corrupt(path, "the pickle stream ends early", exc) from exc
-    except Exception as exc:  # any unpickling failure means "not one of our files"
+    except (ImportError, AttributeError) as exc:  # a class this environment does not have
         raise NotASknnMnistModelError(
-            f"{path} is not a sknn_mnist model file, or it is corrupt or truncated (joblib "
-            f"could not read it: {type(exc).__name__}: {exc})") from exc
+            f"{path} cannot be loaded here: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # a pickle/joblib header, then a stream joblib cannot read
+        raise _corrupt(path, "joblib could not read it", exc) from exc
     if not (isinstance(payload, dict) and "model" in payload):
         raise NotASknnMnistModelError(
             f"{path} is not a sknn_mnist model file (it holds a {type(payload).__name__}, "
