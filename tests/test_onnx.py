@@ -108,3 +108,20 @@ def test_mnist_test_set_matches_onnxruntime(tmp_path, scaler):
                                                      device="cpu"))
     model.fit(X_train[:20000], y_train[:20000])
     _assert_matches(model, X_test)
+
+
+def test_benchmark_quick_run_writes_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "onnx_inference.py"), "--quick",
+         "--out", str(tmp_path), "--idx-dir", str(MNIST_DIR), "--data-home",
+         str(tmp_path / "data"), "--rounds", "1"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "onnx_inference-quick.json").read_text())
+    assert result["same_labels"] and result["max_abs_probability_difference"] < 1e-5
+    assert [row["contender"] for row in result["table"]] == ["predict_proba", "onnxruntime"] * 2
