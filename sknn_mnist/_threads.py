@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 
 import torch
@@ -95,6 +95,24 @@ def forward_flops(module: nn.Module, sample: torch.Tensor) -> float:
     return total
 
 
+def step_flops(module: nn.Module, sample: torch.Tensor, rows: int, *,
+               training: bool) -> float:
+    """FLOPs of one step of ``module`` on ``rows`` rows shaped like ``sample``'s.
+
+    Fully connected networks are counted from their layer shapes alone; a network with
+    convolutions runs one forward pass on the first row of ``sample`` (in a forked RNG, so
+    that random layers cannot move the caller's random state).
+    """
+    convs = any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules())
+    if convs:
+        with torch.random.fork_rng(devices=[]):
+            per_row = forward_flops(module, sample[:1])
+    else:
+        per_row = sum(2.0 * m.in_features * m.out_features for m in module.modules()
+                      if isinstance(m, nn.Linear))
+    return per_row * rows * (3.0 if training else 1.0)
+
+
 def user_chose_threads() -> bool:
     """Whether the thread count was set on purpose, so that the policy must keep it."""
     if any(os.environ.get(name, "").strip() for name in THREAD_ENV_VARS):
@@ -143,14 +161,15 @@ def threads_for(flops_per_step: float, available: int, busy: int = 0) -> int:
 
 
 @contextlib.contextmanager
-def thread_policy(flops_per_step: float, device: torch.device | str = "cpu") -> Iterator[int]:
+def thread_policy(flops_per_step: float | Callable[[], float],
+                  device: torch.device | str = "cpu") -> Iterator[int]:
     """Run the block with the intra-op thread count suited to steps of this size.
 
     Parameters
     ----------
-    flops_per_step : float
-        Work of one step: :func:`mlp_step_flops` for a training batch, the forward FLOPs
-        of one prediction chunk for inference.
+    flops_per_step : float or callable
+        Work of one step (:func:`step_flops`: a training batch, or one prediction chunk),
+        or a function returning it, called only when the policy has a choice to make.
     device : torch.device or str, default='cpu'
         Where the work runs; on a CUDA device the threads are left alone.
 
@@ -169,6 +188,8 @@ def thread_policy(flops_per_step: float, device: torch.device | str = "cpu") -> 
     if torch.device(device).type != "cpu" or before <= 1 or user_chose_threads():
         yield before
         return
+    if callable(flops_per_step):
+        flops_per_step = flops_per_step()
     threads = threads_for(flops_per_step, before, busy_cores())
     if threads == before:
         yield before

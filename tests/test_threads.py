@@ -12,6 +12,7 @@ from sknn_mnist._threads import (
     SINGLE_THREAD_BELOW_FLOPS,
     forward_flops,
     mlp_step_flops,
+    step_flops,
     thread_policy,
     threads_for,
     user_chose_threads,
@@ -61,6 +62,18 @@ def test_forward_flops_matches_the_formula_and_counts_convolutions():
     assert not any(m._forward_hooks for m in cnn.modules()), "hooks must be removed"
 
 
+def test_step_flops_counts_mlps_by_shape_and_cnns_by_a_forward_pass():
+    mlp = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    sample = torch.zeros(5, 784)
+    assert step_flops(mlp, sample, 64, training=True) == mlp_step_flops(784, (100,), 10, 64)
+    assert step_flops(mlp, sample, 8, training=False) == forward_flops(mlp, sample[:1]) * 8
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Dropout(0.5), nn.Flatten(), nn.Linear(144, 10))
+    state = torch.get_rng_state()
+    assert step_flops(cnn, torch.zeros(3, 1, 8, 8), 2, training=True) == (
+        3 * 2 * (2 * 144 * 9 + 2 * 1440))
+    assert torch.equal(torch.get_rng_state(), state), "the caller's RNG must not move"
+
+
 def test_threads_for_small_steps_is_one_and_large_steps_keep_the_free_cores(monkeypatch):
     monkeypatch.setattr(_threads, "usable_cores", lambda: 4)
     assert threads_for(SMALL, 4) == 1
@@ -92,6 +105,25 @@ def test_large_work_on_a_busy_machine_runs_single_threaded(default_threads, monk
     with thread_policy(LARGE) as threads:
         assert threads == torch.get_num_threads() == 1
     assert torch.get_num_threads() == default_threads
+
+
+def test_flops_are_computed_only_when_there_is_a_choice(default_threads, monkeypatch):
+    calls = []
+
+    def flops() -> float:
+        calls.append(1)
+        return SMALL
+
+    with thread_policy(flops, device="cuda"):
+        pass
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    with thread_policy(flops):
+        pass
+    assert calls == []
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    with thread_policy(flops) as threads:
+        assert threads == 1
+    assert calls == [1]
 
 
 def test_restores_after_an_exception(default_threads):
