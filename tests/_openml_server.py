@@ -1,15 +1,18 @@
-"""Test helpers for ``sknn_mnist.datasets``: a local fake OpenML server and tiny datasets.
+"""Test helpers for ``sknn_mnist.datasets``: tiny datasets and a local OpenML server.
 
-Not a test module (no ``test_`` prefix). The server is a real ``http.server`` on 127.0.0.1
-with an ephemeral port, so the loader's urllib code, retries and error handling run for
-real, without the internet.
+Not a test module. :class:`LocalOpenML` is a real ``http.server`` on 127.0.0.1 (ephemeral
+port, stopped by the tests) answering the requests ``openml.datasets.get_dataset`` makes: the
+dataset description (``GET /api/v1/xml/data/ID``), the Parquet file through minio (``HEAD``
+then ``GET /datasets/ID/dataset_ID.pq``, the description's ``oml:parquet_url``) and the ARFF
+fallback (``GET /data/v1/download/FILE_ID/NAME.arff``, the description's ``oml:url``).
 """
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
-import json
+import io
 import socket
 import threading
 from collections import defaultdict, deque
@@ -26,43 +29,16 @@ from sknn_mnist.datasets import DATASETS, DatasetSpec, standard_idx_files
 TINY_ID = 990001
 TINY_N_TRAIN = 6
 TINY_N_TEST = 4
-DIGIT_NAMES = tuple(str(i) for i in range(10))
-IDX_NAMES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+IDX_NAMES = tuple(f.filename for f in standard_idx_files((None,) * 4))
 
 
-# --------------------------------------------------------------------------- tiny data
-
-
-def tiny_arrays(
-    seed: int = 0, n: int = TINY_N_TRAIN + TINY_N_TEST
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` random 28x28 uint8 images (flattened) with labels cycling through 0..9."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
-    # Some zeros and the extremes, as in real MNIST rows.
-    X[:, :100] = 0
+def tiny_arrays(seed: int = 0, n: int = TINY_N_TRAIN + TINY_N_TEST) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+    """``n`` random 28x28 uint8 images (flattened), labels cycling through 0..9."""
+    X = np.random.default_rng(seed).integers(0, 256, size=(n, 784), dtype=np.uint8)
+    X[:, :100] = 0  # zeros and the extremes, as in real MNIST rows
     X[0, 100] = 255
-    y = (np.arange(n) * 7 + seed) % 10
-    return X, y.astype(np.int64)
-
-
-def make_arff(
-    X: np.ndarray, y: np.ndarray, *, relation: str = "tiny", quote_labels: bool = True
-) -> bytes:
-    """A dense ARFF like OpenML's mnist_784: ``pixel1..pixelN`` numeric + nominal ``class``."""
-    lines = [f"% generated for tests\n@RELATION {relation}\n"]
-    lines += [f"@ATTRIBUTE pixel{i} NUMERIC" for i in range(1, X.shape[1] + 1)]
-    lines.append("@ATTRIBUTE class {'0','1','2','3','4','5','6','7','8','9'}")
-    lines.append("\n@DATA")
-    for row, label in zip(X, y, strict=True):
-        lab = f"'{label}'" if quote_labels else str(label)
-        lines.append(",".join(map(str, row.tolist())) + "," + lab)
-    return ("\n".join(lines) + "\n").encode()
+    return X, ((np.arange(n) * 7 + seed) % 10).astype(np.int64)
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -71,47 +47,30 @@ def idx_bytes(arr: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
 
 
-def write_idx_dir(
-    directory: Path, X: np.ndarray, y: np.ndarray, n_train: int = TINY_N_TRAIN
-) -> dict[str, str]:
+def write_idx_dir(directory: Path, X: np.ndarray, y: np.ndarray,
+                  n_train: int = TINY_N_TRAIN) -> dict[str, str]:
     """Write the four standard IDX .gz files; return ``{filename: md5}``."""
     directory.mkdir(parents=True, exist_ok=True)
-    images = X.reshape(-1, 28, 28)
-    parts = (
-        images[:n_train],
-        y[:n_train].astype(np.uint8),
-        images[n_train:],
-        y[n_train:].astype(np.uint8),
-    )
+    images, labels = X.reshape(-1, 28, 28), y.astype(np.uint8)
+    parts = (images[:n_train], labels[:n_train], images[n_train:], labels[n_train:])
     md5s = {}
     for name, arr in zip(IDX_NAMES, parts, strict=True):
-        # mtime=0: identical content gives identical bytes, hence stable md5s.
-        data = gzip.compress(idx_bytes(arr), mtime=0)
+        data = gzip.compress(idx_bytes(arr), mtime=0)  # mtime=0: same content, same md5
         (directory / name).write_bytes(data)
         md5s[name] = hashlib.md5(data).hexdigest()
     return md5s
 
 
-def tiny_spec(
-    name: str = "tiny",
-    *,
-    md5s: dict[str, str] | None = None,
-    openml_id: int | None = TINY_ID,
-    n_train: int = TINY_N_TRAIN,
-    n_test: int = TINY_N_TEST,
-) -> DatasetSpec:
+def tiny_spec(name: str = "tiny", *, md5s: dict[str, str] | None = None,
+              openml_id: int | None = TINY_ID, n_train: int = TINY_N_TRAIN,
+              n_test: int = TINY_N_TEST, sha256: str | None = None) -> DatasetSpec:
     """A 28x28, 10-class spec with the given IDX md5s (``None``: IDX files not checked)."""
-    md5_tuple = tuple((md5s or {}).get(n) for n in IDX_NAMES)
     return DatasetSpec(
-        name=name,
-        title=f"Tiny test dataset {name}",
-        description="A few random 28x28 images for tests.",
-        image_shape=(28, 28),
-        n_train=n_train,
-        n_test=n_test,
-        target_names=DIGIT_NAMES,
-        openml_id=openml_id,
-        idx_files=standard_idx_files(md5_tuple),  # type: ignore[arg-type]
+        name=name, title=f"Tiny test dataset {name}", description="Random 28x28 images.",
+        image_shape=(28, 28), n_train=n_train, n_test=n_test,
+        target_names=tuple(str(i) for i in range(10)), openml_id=openml_id,
+        idx_files=standard_idx_files(tuple((md5s or {}).get(n) for n in IDX_NAMES)),  # type: ignore[arg-type]
+        sha256=sha256,
     )
 
 
@@ -119,9 +78,6 @@ def register_tiny(monkeypatch: pytest.MonkeyPatch, spec: DatasetSpec) -> Dataset
     """Register ``spec`` for the duration of one test."""
     monkeypatch.setitem(DATASETS, spec.name, spec)
     return spec
-
-
-# --------------------------------------------------------------------------- environment
 
 
 def closed_port_url() -> str:
@@ -138,163 +94,140 @@ def isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("SKNN_MNIST_DATA", str(home))
     monkeypatch.delenv("SKNN_MNIST_IDX_DIR", raising=False)
     monkeypatch.setenv("SKNN_MNIST_OPENML_URL", closed_port_url())
-    monkeypatch.setenv("SKNN_MNIST_OPENML_TIMEOUT", "2")
-    monkeypatch.setenv("SKNN_MNIST_OPENML_READ_TIMEOUT", "5")
-    monkeypatch.setenv("SKNN_MNIST_OPENML_RETRIES", "3")
-    monkeypatch.setenv("SKNN_MNIST_OPENML_BACKOFF", "0.01")
-    # Keep scikit-learn's own data home out of the real home directory too.
+    monkeypatch.setenv("SKNN_MNIST_OPENML_RETRIES", "0")
+    monkeypatch.delenv("OPENML_CACHE_DIR", raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn_data"))
     return home
 
 
-# --------------------------------------------------------------------------- fake OpenML
+def parquet_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
+    """The Parquet file OpenML serves: ``pixel1..pixelN`` and a categorical ``class``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(1, X.shape[1] + 1)])
+    frame["class"] = pd.Categorical([str(v) for v in y], categories=[str(i) for i in range(10)])
+    out = io.BytesIO()
+    frame.to_parquet(out, index=False)
+    return out.getvalue()
 
 
-class FakeOpenML:
-    """A local HTTP server answering like OpenML for the datasets added to it.
+def arff_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
+    """A dense ARFF like OpenML's mnist_784: numeric pixels and a nominal ``class``."""
+    lines = ["@RELATION tiny"] + [f"@ATTRIBUTE pixel{i} NUMERIC" for i in range(1, X.shape[1] + 1)]
+    lines += ["@ATTRIBUTE class {0,1,2,3,4,5,6,7,8,9}", "@DATA"]
+    lines += [",".join(map(str, row.tolist())) + f",{label}" for row, label in zip(X, y,
+                                                                                    strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+class LocalOpenML:
+    """OpenML's dataset download API on 127.0.0.1 for the datasets added to it.
 
     ``fail(path, *actions)`` queues what the next requests to ``path`` get before the normal
-    answer: an int is an HTTP status, ``"drop"`` closes the connection without a reply,
-    ``"short"`` announces more bytes than it sends.
+    answer: an int is an HTTP status, ``"drop"`` closes the connection without a reply.
     """
 
     def __init__(self) -> None:
-        self.datasets: dict[int, tuple[dict, bytes]] = {}
-        self.files: dict[int, bytes] = {}
+        self.files: dict[str, tuple[bytes, str]] = {}
         self.script: dict[str, deque] = defaultdict(deque)
         self.requests: list[str] = []
-        self.gzip = False
-        self._gz: dict[int, bytes] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        # A short poll interval makes shutdown() (once per test) quick.
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
 
-    # -- content
-    def add_dataset(
-        self,
-        data_id: int,
-        arff: bytes,
-        *,
-        file_id: int | None = None,
-        md5: str | None = None,
-        target: str = "class",
-    ) -> None:
-        file_id = file_id if file_id is not None else data_id + 1000
-        description = {
-            "data_set_description": {
-                "id": str(data_id),
-                "name": "tiny",
-                "version": "1",
-                "format": "ARFF",
-                "file_id": str(file_id),
-                "default_target_attribute": target,
-                "md5_checksum": md5 if md5 is not None else hashlib.md5(arff).hexdigest(),
-                "status": "active",
-            }
-        }
-        self.datasets[data_id] = (description, arff)
-        self.files[file_id] = arff
+    def add_dataset(self, data_id: int, X: np.ndarray, y: np.ndarray, *, parquet: bool = True,
+                    md5: str | None = None, parquet_data: bytes | None = None) -> None:
+        """Serve ``X, y`` as dataset ``data_id``: its description, Parquet and ARFF files."""
+        arff = arff_bytes(X, y)
+        pq = f"/datasets/{data_id}/dataset_{data_id}.pq"
+        self.files[self.arff_path(data_id)] = (arff, "text/plain")
+        if parquet:
+            self.files[pq] = (parquet_data or parquet_bytes(X, y), "application/octet-stream")
+        self.files[self.description_path(data_id)] = (f"""\
+<oml:data_set_description xmlns:oml="http://openml.org/openml">
+<oml:id>{data_id}</oml:id><oml:name>tiny</oml:name><oml:version>1</oml:version>
+<oml:format>ARFF</oml:format><oml:file_id>{data_id + 1}</oml:file_id>
+<oml:default_target_attribute>class</oml:default_target_attribute>
+<oml:url>{self.url}{self.arff_path(data_id)}</oml:url>
+{f"<oml:parquet_url>{self.url}{pq}</oml:parquet_url>" if parquet else ""}
+<oml:md5_checksum>{md5 or hashlib.md5(arff).hexdigest()}</oml:md5_checksum>
+<oml:status>active</oml:status></oml:data_set_description>""".encode(), "text/xml")
 
     @staticmethod
     def description_path(data_id: int) -> str:
-        return f"/api/v1/json/data/{data_id}"
+        return f"/api/v1/xml/data/{data_id}"
 
-    def download_path(self, data_id: int) -> str:
-        desc = self.datasets[data_id][0]["data_set_description"]
-        return f"/data/v1/download/{desc['file_id']}"
+    @staticmethod
+    def arff_path(data_id: int) -> str:
+        return f"/data/v1/download/{data_id + 1}/tiny.arff"
+
+    @staticmethod
+    def parquet_path(data_id: int) -> str:
+        return f"/datasets/{data_id}/dataset_{data_id}.pq"
 
     def fail(self, path: str, *actions: int | str) -> None:
         self.script[path].extend(actions)
 
-    def count(self, path: str) -> int:
-        return sum(1 for p in self.requests if p == path)
+    def count(self, path: str, method: str = "GET") -> int:
+        return self.requests.count(f"{method} {path}")
 
-    # -- lifecycle
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
-    def start(self) -> str:
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # minio's urllib3 pool keeps connections open
+
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass  # keep pytest output clean
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                owner.requests.append(self.path)
-                queue = owner.script.get(self.path)
-                if queue:
-                    action = queue.popleft()
-                    if action == "drop":
-                        self.close_connection = True
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        return
-                    if action == "short":
-                        self.send_response(200)
-                        self.send_header("Content-Length", "1000")
-                        self.end_headers()
-                        self.wfile.write(b"@RELATION cut")
-                        self.close_connection = True
-                        return
-                    self.send_error(int(action))
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+                self.do_GET(head=True)
+
+            def do_GET(self, head: bool = False) -> None:  # noqa: N802
+                path = self.path.split("?")[0]
+                owner.requests.append(f"{self.command} {path}")
+                queue = owner.script.get(path)
+                action = queue.popleft() if queue else None
+                if action == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                body, ctype = owner._answer(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                headers = {"Content-Type": ctype}
-                if owner.gzip and ctype != "application/json":
-                    body = owner._gzipped(body)
-                    headers["Content-Encoding"] = "gzip"
-                self.send_response(200)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
+                body, ctype = owner.files.get(path, (b"", ""))
+                status = int(action) if action is not None else 200 if ctype else 404
+                headers = {"Content-Type": ctype or "text/plain"}
+                if status == 404 and path.startswith("/api/"):  # OpenML's "Unknown dataset"
+                    status, body = 412, (b'<oml:error xmlns:oml="http://openml.org/openml">'
+                                         b"<oml:code>111</oml:code><oml:message>Unknown dataset"
+                                         b"</oml:message></oml:error>")
+                elif status != 200:
+                    body = f"error {status}".encode()
+                elif ctype.startswith("text/"):  # the OpenML API answers gzip-encoded
+                    body, headers["Content-Encoding"] = gzip.compress(body, mtime=0), "gzip"
+                else:  # an S3 object, as minio expects it
+                    headers["ETag"] = f'"{hashlib.md5(body).hexdigest()}"'
+                    headers["Last-Modified"] = email.utils.formatdate(usegmt=True)
+                self.send_response(status)
+                for key, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval makes shutdown() (once per test) quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def _gzipped(self, body: bytes) -> bytes:
-        # Compressed once: recompressing a large body per request would delay the reply.
-        key = id(body)
-        if key not in self._gz:
-            self._gz[key] = gzip.compress(body, compresslevel=1)
-        return self._gz[key]
-
-    def _answer(self, path: str) -> tuple[bytes | None, str]:
-        for data_id, (desc, _) in self.datasets.items():
-            if path == self.description_path(data_id):
-                return json.dumps(desc).encode(), "application/json"
-        prefix = "/data/v1/download/"
-        if path.startswith(prefix):
-            try:
-                return self.files.get(int(path[len(prefix) :])), "text/plain"
-            except ValueError:
-                return None, ""
-        return None, ""
+        return Handler
 
 
 @contextmanager
-def fake_openml() -> Iterator[FakeOpenML]:
-    """A started :class:`FakeOpenML`, stopped on exit."""
-    server = FakeOpenML()
-    server.start()
+def local_openml() -> Iterator[LocalOpenML]:
+    """A started :class:`LocalOpenML`, stopped on exit."""
+    server = LocalOpenML()
     try:
         yield server
     finally:

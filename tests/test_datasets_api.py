@@ -22,7 +22,7 @@ from sknn_mnist.datasets import (
     load_mnist,
     register_dataset,
 )
-from sknn_mnist.datasets._cli import main as cli_main
+from sknn_mnist.datasets._info import main as cli_main
 
 try:
     from _openml_server import isolate_env, register_tiny, tiny_arrays, tiny_spec, write_idx_dir

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sknn_mnist.datasets import CacheCorruptError, load_dataset
+from sknn_mnist.datasets import (
+    CacheCorruptError,
+    ChecksumError,
+    DatasetUnavailableError,
+    load_dataset,
+)
 from sknn_mnist.datasets import _cache as cache_mod
 from sknn_mnist.datasets._cache import cache_path, content_sha256, read_cache, write_cache
 
@@ -189,3 +194,75 @@ def test_corrupt_cache_rebuilt_from_idx(
     assert b.source == "idx"
     np.testing.assert_array_equal(b.data, X)
     assert read_cache(path, spec)[2]["sha256"] == b.checksums["sha256"]
+
+
+def test_pinned_checksum_catches_a_rewritten_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
+) -> None:
+    X, y = tiny_arrays()
+    md5s = write_idx_dir(tmp_path / "idx", X, y)
+    pinned = content_sha256(X, y.astype(np.uint8))
+    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None, sha256=pinned))
+    load_dataset("tiny", idx_dir=tmp_path / "idx")
+    path = cache_path(data_home, spec)
+    # All labels rewritten to 7, with the stored checksum recomputed to match.
+    sevens = np.full_like(y, 7, dtype=np.uint8)
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"][()]))
+    meta["sha256"] = content_sha256(X, sevens)
+    _rewrite_npz(path, target=sevens, meta=np.array(json.dumps(meta)))
+    with pytest.raises(CacheCorruptError, match="pinned in the registry"):
+        read_cache(path, spec)
+    with pytest.warns(UserWarning, match="pinned"):
+        b = load_dataset("tiny", idx_dir=tmp_path / "idx", subset="all")
+    assert b.source == "idx"
+    np.testing.assert_array_equal(b.target, y)
+    assert read_cache(path, spec)[2]["sha256"] == pinned
+
+
+def test_fresh_data_must_match_the_pinned_checksum(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
+) -> None:
+    X, y = tiny_arrays()
+    write_idx_dir(tmp_path / "idx", X, y)
+    register_tiny(monkeypatch, tiny_spec(openml_id=None, sha256="0" * 64))
+    with pytest.raises(ChecksumError, match="pinned in the registry"):
+        load_dataset("tiny", idx_dir=tmp_path / "idx")
+    assert not data_home.exists()
+
+
+def test_cache_path_that_is_a_directory_is_reported_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
+) -> None:
+    X, y = tiny_arrays()
+    md5s = write_idx_dir(tmp_path / "idx", X, y)
+    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    path = cache_path(data_home, spec)
+    path.mkdir(parents=True)
+    with pytest.warns(UserWarning, match="is a directory"):
+        with pytest.raises(DatasetUnavailableError) as info:
+            load_dataset("tiny")
+    assert f"cache {path}: is a directory" in info.value.attempts[0]
+    assert "not found" not in info.value.attempts[0]
+    # The IDX files still load; only the cache cannot be written.
+    with pytest.warns(UserWarning) as record:
+        assert load_dataset("tiny", idx_dir=tmp_path / "idx").source == "idx"
+    assert [("is a directory" in str(w.message), "could not write" in str(w.message))
+            for w in record] == [(True, False), (False, True)]
+    assert path.is_dir()
+
+
+def test_unwritable_default_data_folder_loads_idx_without_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    X, y = tiny_arrays()
+    md5s = write_idx_dir(tmp_path / "idx", X, y)
+    register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    # A data home that cannot be created, even by root: its parent is a regular file.
+    (tmp_path / "home_is_a_file").write_text("")
+    monkeypatch.delenv("SKNN_MNIST_DATA")
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "home_is_a_file" / "data"))
+    with pytest.warns(UserWarning, match="could not write"):
+        b = load_dataset("tiny", idx_dir=tmp_path / "idx", subset="all")
+    np.testing.assert_array_equal(b.data, X)
+    assert b.source == "idx" and b.cache_path is None

@@ -1,10 +1,8 @@
-"""``python -m sknn_mnist.datasets info NAME [--data-home D] [--idx-dir D]``."""
-
-from __future__ import annotations
+"""``python -m sknn_mnist.datasets {info NAME [--data-home D] [--idx-dir D] | list}``."""
 
 import sys
 
-from ._cli import main
+from ._info import main
 
 if __name__ == "__main__":
     sys.exit(main())

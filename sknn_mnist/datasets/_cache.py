@@ -1,20 +1,12 @@
-"""The package's own cache: one uncompressed ``.npz`` per dataset, checksummed, written atomically.
+"""The package's own cache: one uncompressed ``.npz`` per dataset, checksummed, atomic.
 
-Layout of ``<data_home>/<name>-v1.npz`` (no pickles, so it loads with ``allow_pickle=False``):
-
-* ``data``: ``(n_train + n_test, n_features)`` uint8, training rows first;
-* ``target``: ``(n_train + n_test,)`` uint8 labels;
-* ``meta``: a 0-d string array holding JSON: format version, counts, image shape, where the
-  data came from, and the sha256 of the arrays (dtype, shape and bytes of ``data`` then
-  ``target``).
-
-Uncompressed because loading then costs one read and one sha256 (~0.1 s for full MNIST)
-instead of a zlib inflate. The sha256 is re-checked on every load, so a truncated or
-bit-flipped file is reported (and the loader rebuilds it), never silently used.
-
-Writes go to a temporary file in the same folder that is then renamed over the target with
-:func:`os.replace`, which is atomic on POSIX and Windows: an interrupted write (crash,
-Ctrl-C, full disk) leaves either the old file or none, never half of one.
+``<data_home>/<name>-v1.npz`` holds ``data`` (uint8, training rows first), ``target`` (uint8)
+and ``meta`` (a 0-d string array of JSON: format, counts, origin, and the sha256 of the arrays'
+dtypes, shapes and bytes). No pickles: it loads with ``allow_pickle=False``. Uncompressed, so a
+load is one read and one sha256 (~0.1 s for MNIST), re-checked every time, and also checked
+against the registry's pinned checksum, which the file cannot rewrite. Writes go to a temporary
+file renamed over the target (:func:`os.replace`, atomic), so an interrupted write leaves the
+old file or none, never half of one.
 """
 
 from __future__ import annotations
@@ -59,31 +51,17 @@ def content_sha256(X: np.ndarray, y: np.ndarray) -> str:
 
 
 def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Load and verify a cache file.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The ``.npz`` file.
-    spec : DatasetSpec
-        Expected counts and image shape.
-
-    Returns
-    -------
-    X : numpy.ndarray
-        uint8 ``(n, n_features)``.
-    y : numpy.ndarray
-        int64 labels.
-    meta : dict
-        The stored metadata.
+    """Load and verify a cache file; return uint8 ``X``, int64 ``y`` and the metadata.
 
     Raises
     ------
     FileNotFoundError
-        No cache file.
+        No cache file (:class:`IsADirectoryError` when the path is a directory).
     CacheCorruptError
-        Unreadable, truncated, checksum mismatch, or content not matching ``spec``.
+        Unreadable, truncated, checksum mismatch (stored or pinned), or not matching ``spec``.
     """
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory, not a cache file", str(path))
     if not path.is_file():
         raise FileNotFoundError(path)
     try:
@@ -92,9 +70,7 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
                 raise CacheCorruptError(
                     f"{path}: holds arrays {sorted(npz.files)}, expected {sorted(_KEYS)}"
                 )
-            X = npz["data"]
-            y = npz["target"]
-            meta = json.loads(str(npz["meta"][()]))
+            X, y, meta = npz["data"], npz["target"], json.loads(str(npz["meta"][()]))
     except CacheCorruptError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
@@ -105,11 +81,9 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
 
     if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
         raise CacheCorruptError(f"{path}: unknown cache format {meta!r:.80}")
-    expected_shape = (spec.n_samples, spec.n_features)
-    if X.dtype != np.uint8 or X.shape != expected_shape:
-        raise CacheCorruptError(
-            f"{path}: data is {X.dtype}{X.shape}, expected uint8{expected_shape}"
-        )
+    shape = (spec.n_samples, spec.n_features)
+    if X.dtype != np.uint8 or X.shape != shape:
+        raise CacheCorruptError(f"{path}: data is {X.dtype}{X.shape}, expected uint8{shape}")
     if y.dtype != np.uint8 or y.shape != (spec.n_samples,):
         raise CacheCorruptError(
             f"{path}: target is {y.dtype}{y.shape}, expected uint8({spec.n_samples},)"
@@ -121,9 +95,12 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
         )
     got = content_sha256(X, y)
     if got != meta.get("sha256"):
-        raise CacheCorruptError(
-            f"{path}: sha256 mismatch: stored {meta.get('sha256')}, computed {got}"
-        )
+        raise CacheCorruptError(f"{path}: sha256 mismatch: stored {meta.get('sha256')}, "
+                                f"computed {got}")
+    if spec.sha256 is not None and got != spec.sha256:
+        # The stored checksum lives in the file it checks; the pinned one does not.
+        raise CacheCorruptError(f"{path}: sha256 {got} differs from the one pinned in the "
+                                f"registry for {spec.name!r} ({spec.sha256})")
     return X, y.astype(np.int64), meta
 
 
@@ -143,26 +120,8 @@ def _remove_stale_tmp(directory: Path, final_name: str) -> None:
 def write_cache(
     path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, *, meta: dict[str, Any]
 ) -> dict[str, Any]:
-    """Atomically write ``X``, ``y`` and metadata to ``path``.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        Destination; its folder is created if needed.
-    X : numpy.ndarray
-        uint8 ``(n, n_features)``.
-    y : numpy.ndarray
-        Integer labels in ``0 .. n_classes - 1``.
-    spec : DatasetSpec
-        The dataset (counts and shape are recorded).
-    meta : dict
-        Extra JSON-serialisable metadata (source, origin, source checksums).
-
-    Returns
-    -------
-    dict
-        The full metadata written, including ``sha256``.
-    """
+    """Atomically write uint8 ``X``, labels ``y`` and ``meta`` (JSON-able: source, origin,
+    source checksums) to ``path``, creating its folder; return the full metadata written."""
     X = np.ascontiguousarray(X, dtype=np.uint8)
     y = np.ascontiguousarray(y).astype(np.uint8)
     full_meta = {

@@ -1,18 +1,8 @@
-"""Exceptions raised by :mod:`sknn_mnist.datasets`.
-
-Two families, so callers can tell "go get the data some other way" from "the data you pointed
-me at is broken":
-
-* :class:`DatasetUnavailableError` (an :class:`OSError`): no source could provide the dataset
-  (no cache, no IDX files, OpenML unreachable).
-* :class:`DatasetFormatError` (a :class:`ValueError`) and its subclasses: a file or download
-  was found but is malformed or fails its checksum.
-"""
+"""Exceptions: "no source had the data" versus "the data found is broken"."""
 
 from __future__ import annotations
 
 __all__ = [
-    "ArffFormatError",
     "CacheCorruptError",
     "ChecksumError",
     "DatasetFormatError",
@@ -22,17 +12,10 @@ __all__ = [
 
 
 class DatasetUnavailableError(OSError):
-    """No source (cache, IDX directory, OpenML) could provide the requested dataset.
+    """No source (cache, IDX folder, OpenML) could provide the dataset.
 
-    The message names the dataset, every source that was tried with the reason it failed, and
-    the options for working offline.
-
-    Attributes
-    ----------
-    dataset : str
-        Registry name of the dataset.
-    attempts : list of str
-        One line per source tried, in order.
+    The message names the dataset, every source tried with why it failed, and the offline
+    options. ``dataset`` is the registry name and ``attempts`` one line per source tried.
     """
 
     def __init__(self, message: str, *, dataset: str = "", attempts: list[str] | None = None):
@@ -41,8 +24,7 @@ class DatasetUnavailableError(OSError):
         self.attempts = list(attempts or [])
 
     def __str__(self) -> str:
-        # OSError.__str__ would prefix "[Errno ...]" style formatting for 2-tuple args; the
-        # message is the whole point here, so return it verbatim.
+        # OSError formats 2-tuple args as "[Errno ...]"; the message is the whole point here.
         return str(self.args[0]) if self.args else ""
 
 
@@ -55,12 +37,8 @@ class IdxFormatError(DatasetFormatError):
 
 
 class ChecksumError(DatasetFormatError):
-    """A file's checksum differs from the published one."""
-
-
-class ArffFormatError(DatasetFormatError):
-    """An ARFF download could not be parsed into the expected arrays."""
+    """A file's or array's checksum differs from the published or pinned one."""
 
 
 class CacheCorruptError(DatasetFormatError):
-    """A cache file is unreadable, truncated, or its stored checksum does not match."""
+    """A cache file is unreadable, truncated, or fails its checksums."""

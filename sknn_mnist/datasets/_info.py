@@ -1,139 +1,99 @@
-"""Dataset summaries for the ``info`` command (and the project CLI)."""
+"""Dataset summaries and the command line: ``python -m sknn_mnist.datasets info NAME``."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._load import PathLike, load_dataset
-from ._registry import get_spec
+from ._errors import DatasetFormatError, DatasetUnavailableError
+from ._load import ENV_DATA_HOME, ENV_IDX_DIR, PathLike, load_dataset
+from ._openml import ENV_OPENML_URL
+from ._registry import DATASETS, get_spec, list_datasets
 
-__all__ = ["dataset_info", "dataset_summary", "format_dataset_info"]
+__all__ = ["build_parser", "dataset_info", "dataset_summary", "format_dataset_info", "main"]
 
 
-def dataset_summary(
-    name: str,
-    *,
-    data_home: PathLike | None = None,
-    idx_dir: PathLike | None = None,
-    download: bool = True,
-    progress: bool | None = None,
-    openml_url: str | None = None,
-) -> dict[str, Any]:
+def dataset_summary(name: str, **kwargs: Any) -> dict[str, Any]:
     """Load a dataset (all rows) and summarise it as a JSON-serialisable dict.
 
-    Parameters are those of :func:`load_dataset`.
+    Keyword arguments are those of :func:`load_dataset` (``data_home``, ``idx_dir``,
+    ``download``, ``progress``, ``openml_url``).
 
     Returns
     -------
     dict
         ``name``, ``title``, ``source``, ``origin``, ``cache_path``, ``image_shape``,
         ``n_features``, ``pixel_range``, ``dtype``, ``target_names``, ``subsets`` (for train,
-        test and all: ``n_samples``, ``data_shape``, ``class_counts``), ``checksums`` (sha256
-        of the arrays, verified source checksums), ``published_checksums`` (the registry's
-        IDX md5s) and ``openml_id``.
+        test and all: ``n_samples``, ``data_shape``, ``images_shape``, ``class_counts``),
+        ``checksums``, ``published_checksums`` (the registry's IDX md5s), ``openml_id``,
+        ``homepage`` and ``license``.
     """
     spec = get_spec(name)
-    b = load_dataset(
-        spec.name,
-        subset="all",
-        data_home=data_home,
-        idx_dir=idx_dir,
-        download=download,
-        progress=progress,
-        openml_url=openml_url,
-    )
+    b = load_dataset(spec.name, subset="all", **kwargs)
     X, y = b.data, b.target
     subsets: dict[str, Any] = {}
-    for sub, sl in (
-        ("train", slice(0, spec.n_train)),
-        ("test", slice(spec.n_train, spec.n_samples)),
-        ("all", slice(0, spec.n_samples)),
-    ):
+    for sub, sl in (("train", slice(0, spec.n_train)),
+                    ("test", slice(spec.n_train, spec.n_samples)), ("all", slice(None))):
         counts = np.bincount(y[sl], minlength=spec.n_classes)
-        subsets[sub] = {
-            "n_samples": int(counts.sum()),
-            "data_shape": [int(counts.sum()), spec.n_features],
-            "images_shape": [int(counts.sum()), *spec.image_shape],
-            "class_counts": {str(i): int(c) for i, c in enumerate(counts)},
-        }
-    published = {}
-    if spec.idx_files is not None:
-        published = {f.filename: f.md5 for f in spec.idx_files if f.md5 is not None}
+        n = int(counts.sum())
+        subsets[sub] = {"n_samples": n, "data_shape": [n, spec.n_features],
+                        "images_shape": [n, *spec.image_shape],
+                        "class_counts": {str(i): int(c) for i, c in enumerate(counts)}}
+    published = {f.filename: f.md5 for f in spec.idx_files or () if f.md5 is not None}
     return {
-        "name": spec.name,
-        "title": spec.title,
-        "source": b.source,
-        "origin": b.origin,
-        "cache_path": b.cache_path,
-        "dtype": str(X.dtype),
-        "image_shape": list(spec.image_shape),
+        "name": spec.name, "title": spec.title, "source": b.source, "origin": b.origin,
+        "cache_path": b.cache_path, "dtype": str(X.dtype), "image_shape": list(spec.image_shape),
         "n_features": spec.n_features,
         "pixel_range": [int(X.min()), int(X.max())] if X.size else [0, 0],
-        "target_names": list(spec.target_names),
-        "subsets": subsets,
-        "checksums": dict(b.checksums),
-        "published_checksums": published,
-        "openml_id": spec.openml_id,
-        "homepage": spec.homepage,
-        "license": spec.license,
+        "target_names": list(spec.target_names), "subsets": subsets,
+        "checksums": dict(b.checksums), "published_checksums": published,
+        "openml_id": spec.openml_id, "homepage": spec.homepage, "license": spec.license,
     }
 
 
 def format_dataset_info(summary: dict[str, Any]) -> str:
     """Render :func:`dataset_summary`'s dict as human-readable text."""
     s = summary
-    lines = [
-        f"{s['title']} ({s['name']})",
-        f"  source      : {s['source']}",
-        f"  origin      : {s['origin']}",
-        f"  cache file  : {s['cache_path'] or '-'}",
-    ]
+    lines = [f"{s['title']} ({s['name']})", f"  source      : {s['source']}",
+             f"  origin      : {s['origin']}", f"  cache file  : {s['cache_path'] or '-'}"]
     if s.get("openml_id") is not None:
         lines.append(f"  OpenML id   : {s['openml_id']}")
     if s.get("homepage"):
         lines.append(f"  homepage    : {s['homepage']} (license: {s.get('license') or '?'})")
-    lo, hi = s["pixel_range"]
-    h, w = s["image_shape"]
-    lines.append(
-        f"  features    : {s['n_features']} pixels ({h}x{w} images), {s['dtype']}, "
-        f"values {lo}..{hi}"
-    )
-    names = s["target_names"]
+    (lo, hi), (h, w), names = s["pixel_range"], s["image_shape"], s["target_names"]
+    lines.append(f"  features    : {s['n_features']} pixels ({h}x{w} images), {s['dtype']}, "
+                 f"values {lo}..{hi}")
     lines.append(f"  classes     : {len(names)}: " + ", ".join(names))
     lines.append("  shapes      :")
     for sub in ("train", "test", "all"):
         d = s["subsets"][sub]
-        lines.append(
-            f"    {sub:<5}  data {tuple(d['data_shape'])}  images {tuple(d['images_shape'])}"
-        )
+        lines.append(f"    {sub:<5}  data {tuple(d['data_shape'])}  images "
+                     f"{tuple(d['images_shape'])}")
     lines.append("  class counts:")
-    header = "    " + "class".ljust(14) + "".join(f"{sub:>8}" for sub in ("train", "test", "all"))
-    lines.append(header)
+    lines.append("    " + "class".ljust(14) + "".join(f"{sub:>8}" for sub in ("train", "test",
+                                                                               "all")))
     for i, cname in enumerate(names):
-        key = str(i)
-        label = f"{i} {cname}" if cname != key else key
-        counts = "".join(
-            f"{s['subsets'][sub]['class_counts'][key]:>8}" for sub in ("train", "test", "all")
-        )
+        label = f"{i} {cname}" if cname != str(i) else str(i)
+        counts = "".join(f"{s['subsets'][sub]['class_counts'][str(i)]:>8}"
+                         for sub in ("train", "test", "all"))
         lines.append(f"    {label[:14]:<14}{counts}")
     published = s["published_checksums"]
     lines.append("  checksums   :")
     for k, v in s["checksums"].items():
-        if v is None or k in published:
-            continue
-        label = "sha256 (arrays data+target)" if k == "sha256" else k
-        lines.append(f"    {label}: {v}")
+        if v is not None and k not in published:
+            lines.append(f"    {'sha256 (arrays data+target)' if k == 'sha256' else k}: {v}")
     if published:
         # The IDX md5s are in the load's checksums only when this data was built from IDX files.
         verified = all(s["checksums"].get(k) == v for k, v in published.items())
-        note = "verified when the cache was built" if verified else "published"
-        if s["source"] == "idx":
-            note = "verified"
+        note = ("verified" if s["source"] == "idx" else
+                "verified when the cache was built" if verified else "published")
         lines.append(f"  IDX md5s ({note}):")
-        for fname, md5 in published.items():
-            lines.append(f"    {fname}: {md5}")
+        lines += [f"    {fname}: {md5}" for fname, md5 in published.items()]
     return "\n".join(lines)
 
 
@@ -148,8 +108,7 @@ def dataset_info(
 ) -> str:
     """Return a printable summary of a dataset: source, shapes, class counts, checksums.
 
-    Loads the dataset like :func:`load_dataset` (so it may build the cache or download);
-    parameters are the same.
+    Loads the dataset like :func:`load_dataset` (so it may build the cache or download).
 
     Examples
     --------
@@ -158,13 +117,49 @@ def dataset_info(
     scikit-learn digits (8x8) (digits)
     ...
     """
-    return format_dataset_info(
-        dataset_summary(
-            name,
-            data_home=data_home,
-            idx_dir=idx_dir,
-            download=download,
-            progress=progress,
-            openml_url=openml_url,
-        )
-    )
+    return format_dataset_info(dataset_summary(
+        name, data_home=data_home, idx_dir=idx_dir, download=download, progress=progress,
+        openml_url=openml_url))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m sknn_mnist.datasets`` (sub-commands ``info`` and ``list``)."""
+    parser = argparse.ArgumentParser(prog="python -m sknn_mnist.datasets",
+                                     description="MNIST-style datasets: cache, IDX, OpenML.")
+    sub = parser.add_subparsers(dest="datasets_command", metavar="COMMAND", required=True)
+    info = sub.add_parser("info", help="load a dataset and print its source, shapes, class "
+                          "counts and checksums (building the cache or downloading if needed)")
+    info.add_argument("name", help=f"dataset name: {', '.join(list_datasets())}")
+    info.add_argument("--data-home", metavar="DIR", help=f"cache folder (default "
+                      f"${ENV_DATA_HOME})")
+    info.add_argument("--idx-dir", metavar="DIR",
+                      help=f"folder with the IDX .gz files (default ${ENV_IDX_DIR})")
+    info.add_argument("--openml-url", metavar="URL",
+                      help=f"OpenML server (default ${ENV_OPENML_URL}, else openml's config)")
+    info.add_argument("--no-download", action="store_true",
+                      help="never use the network (cache/IDX only)")
+    info.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub.add_parser("list", help="list the known datasets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (errors: one message, no traceback)."""
+    args = build_parser().parse_args(argv)
+    if args.datasets_command == "list":
+        for name in list_datasets():
+            spec = DATASETS[name]
+            print(f"{name:<14} {spec.title}: {spec.n_train} train / {spec.n_test} test, "
+                  f"{spec.image_shape[0]}x{spec.image_shape[1]}")
+        return 0
+    try:
+        summary = dataset_summary(args.name, data_home=args.data_home, idx_dir=args.idx_dir,
+                                  download=not args.no_download,
+                                  progress=False if args.quiet else None,
+                                  openml_url=args.openml_url)
+    except (DatasetUnavailableError, DatasetFormatError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2) if args.json else format_dataset_info(summary))
+    return 0

@@ -1,32 +1,48 @@
-"""The public loaders: try the cache, then an IDX folder, then OpenML, and build a ``Bunch``."""
+"""The public loaders: the cache, else an IDX folder, else OpenML; the result as a ``Bunch``."""
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from sklearn.utils import Bunch
 
-from . import _config
 from ._cache import cache_path, content_sha256, read_cache, write_cache
-from ._errors import CacheCorruptError, DatasetUnavailableError
+from ._errors import CacheCorruptError, ChecksumError, DatasetUnavailableError
 from ._idx import find_idx_files, load_idx_dir
-from ._openml import OpenMLError, fetch_openml_arrays
+from ._openml import ENV_OPENML_URL, OpenMLUnavailable, fetch_openml_arrays
 from ._registry import DatasetSpec, get_spec
 
-__all__ = ["SUBSETS", "load_dataset", "load_mnist"]
+__all__ = ["ENV_DATA_HOME", "ENV_IDX_DIR", "SUBSETS", "get_data_home", "load_dataset",
+           "load_mnist"]
 
 Subset = Literal["train", "test", "all"]
 SUBSETS: tuple[str, ...] = ("train", "test", "all")
 PathLike = str | os.PathLike[str]
+ENV_DATA_HOME = "SKNN_MNIST_DATA"
+ENV_IDX_DIR = "SKNN_MNIST_IDX_DIR"
 
 
-@dataclass
-class _Loaded:
+def get_data_home(data_home: PathLike | None = None) -> Path:
+    """The cache folder: the argument, else ``$SKNN_MNIST_DATA``, else ``sknn_mnist`` under
+    scikit-learn's data home (``$SCIKIT_LEARN_DATA``, default ``~/scikit_learn_data``).
+
+    Nothing is created here (unlike :func:`sklearn.datasets.get_data_home`): the cache writer
+    creates the folder when it has something to write, and an unwritable home then costs only
+    the cache, not the load.
+    """
+    home = data_home or os.environ.get(ENV_DATA_HOME) or None
+    if home is None:
+        sk_home = os.environ.get("SCIKIT_LEARN_DATA") or os.path.join("~", "scikit_learn_data")
+        return Path(sk_home).expanduser().resolve() / "sknn_mnist"
+    return Path(home).expanduser().resolve()
+
+
+class _Loaded(NamedTuple):
     """The full dataset (train rows then test rows) and where it came from."""
 
     X: np.ndarray
@@ -34,112 +50,91 @@ class _Loaded:
     source: str
     origin: str
     cache_file: Path | None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any]
 
 
-def _try_write_cache(
-    path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, meta: dict[str, Any]
-) -> tuple[Path | None, dict[str, Any]]:
+def _fresh(path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, source: str,
+           meta: dict[str, Any]) -> _Loaded:
+    """Check freshly read arrays against the pinned checksum, then cache them if possible."""
+    sha = content_sha256(X, y.astype(np.uint8))
+    if spec.sha256 is not None and sha != spec.sha256:
+        raise ChecksumError(f"{meta['origin']}: arrays' sha256 {sha} differs from the one "
+                            f"pinned in the registry for {spec.name!r} ({spec.sha256})")
     try:
-        return path, write_cache(path, X, y, spec, meta=meta)
+        return _Loaded(X, y, source, meta["origin"], path, write_cache(path, X, y, spec,
+                                                                       meta=meta))
     except OSError as exc:
         # A read-only or full data_home must not cost the user the data they just loaded.
-        warnings.warn(
-            f"could not write the {spec.name!r} cache {path} ({exc}); the data is loaded "
-            f"but the next load will read it again (set data_home= or "
-            f"{_config.ENV_DATA_HOME} to a writable folder)",
-            stacklevel=4,
-        )
-        return None, {**meta, "sha256": content_sha256(X, y.astype(np.uint8))}
+        warnings.warn(f"could not write the {spec.name!r} cache {path} ({exc}); the data is "
+                      f"loaded but the next load will read it again (set data_home= or "
+                      f"{ENV_DATA_HOME} to a writable folder)", stacklevel=4)
+        return _Loaded(X, y, source, meta["origin"], None, {**meta, "sha256": sha})
 
 
-def _load_bundled(spec: DatasetSpec) -> _Loaded:
-    assert spec.bundled_loader is not None
-    X, y = spec.bundled_loader()
-    if X.shape != (spec.n_samples, spec.n_features):
-        raise RuntimeError(f"bundled {spec.name!r} has shape {X.shape}, spec says otherwise")
-    import sklearn
-
-    origin = f"sklearn.datasets.load_digits (bundled with scikit-learn {sklearn.__version__})"
-    if spec.name != "digits":
-        origin = f"bundled loader {getattr(spec.bundled_loader, '__name__', '?')}"
-    meta = {"sha256": content_sha256(X, y.astype(np.uint8))}
-    return _Loaded(X, y, "bundled", origin, None, meta)
-
-
-def _load_full(
-    spec: DatasetSpec,
-    *,
-    data_home: PathLike | None,
-    idx_dir: PathLike | None,
-    download: bool,
-    progress: bool | None,
-    openml_url: str | None,
-) -> _Loaded:
+def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLike | None,
+               download: bool, progress: bool | None, openml_url: str | None) -> _Loaded:
     if spec.bundled_loader is not None:
-        return _load_bundled(spec)
+        X, y = spec.bundled_loader()
+        if X.shape != (spec.n_samples, spec.n_features):
+            raise RuntimeError(f"bundled {spec.name!r} has shape {X.shape}, spec says otherwise")
+        import sklearn
+
+        origin = (f"sklearn.datasets.load_digits (bundled with scikit-learn "
+                  f"{sklearn.__version__})" if spec.name == "digits" else
+                  f"bundled loader {getattr(spec.bundled_loader, '__name__', '?')}")
+        meta = {"sha256": content_sha256(X, y.astype(np.uint8))}
+        return _Loaded(X, y, "bundled", origin, None, meta)
 
     attempts: list[str] = []
-    home = _config.get_data_home(data_home)
+    home = get_data_home(data_home)
     path = cache_path(home, spec)
-
-    # 1. Our own cache.
-    try:
+    try:  # 1. our cache
         X, y, meta = read_cache(path, spec)
         return _Loaded(X, y, "cache", str(meta.get("origin", "?")), path, meta)
+    except IsADirectoryError:
+        warnings.warn(f"the cache path {path} is a directory, not a cache file; remove it or "
+                      "pass another data_home", stacklevel=3)
+        attempts.append(f"cache {path}: is a directory, not a cache file")
     except FileNotFoundError:
         attempts.append(f"cache {path}: not found")
     except CacheCorruptError as exc:
         warnings.warn(f"ignoring corrupt cache, rebuilding it: {exc}", stacklevel=3)
         attempts.append(f"cache: corrupt, {exc}")
 
-    # 2. IDX files.
-    idx_path = _config.get_idx_dir(idx_dir)
-    if spec.idx_files is None:
-        pass
-    elif idx_path is None:
-        attempts.append(f"IDX files: no idx_dir given and {_config.ENV_IDX_DIR} is not set")
-    else:
-        found = find_idx_files(spec, idx_path)
-        if found.directory is None:
-            attempts.append(f"IDX files: {found.reason}")
+    idx_path = idx_dir or os.environ.get(ENV_IDX_DIR) or None
+    if spec.idx_files is not None:  # 2. IDX files
+        if idx_path is None:
+            attempts.append(f"IDX files: no idx_dir given and {ENV_IDX_DIR} is not set")
         else:
-            X, y = load_idx_dir(spec, found.directory, check_md5=False)
-            meta = {
-                "source": "idx",
-                "origin": f"IDX files in {found.directory}",
-                "source_checksums": {
-                    f.filename: f.md5 for f in spec.idx_files if f.md5 is not None
-                },
-            }
-            written, meta = _try_write_cache(path, X, y, spec, meta)
-            return _Loaded(X, y, "idx", meta["origin"], written, meta)
-
-    # 3. OpenML.
-    if spec.openml_id is not None:
-        base = _config.get_openml_url(openml_url)
-        if not download:
-            attempts.append(f"OpenML {base} (data id {spec.openml_id}): skipped, download=False")
-        else:
-            try:
-                X, y, info = fetch_openml_arrays(
-                    spec, net=_config.get_net_settings(base), progress=progress
-                )
-            except OpenMLError as exc:
-                attempts.append(f"OpenML (data id {spec.openml_id}): {exc}")
+            found = find_idx_files(spec, Path(idx_path).expanduser().resolve())
+            if found.directory is None:
+                attempts.append(f"IDX files: {found.reason}")
             else:
-                meta = {
-                    "source": "openml",
-                    "origin": f"OpenML data id {spec.openml_id} from {info['url']}",
-                    "openml": info,
-                    "source_checksums": {"arff_md5": info["md5"]},
-                }
-                written, meta = _try_write_cache(path, X, y, spec, meta)
-                return _Loaded(X, y, "openml", meta["origin"], written, meta)
+                X, y = load_idx_dir(spec, found.directory, check_md5=False)
+                meta = {"source": "idx", "origin": f"IDX files in {found.directory}",
+                        "source_checksums": {f.filename: f.md5 for f in spec.idx_files if f.md5}}
+                return _fresh(path, X, y, spec, "idx", meta)
 
-    raise DatasetUnavailableError(
-        _unavailable_message(spec, attempts, home), dataset=spec.name, attempts=attempts
-    ) from None
+    if spec.openml_id is not None:  # 3. OpenML
+        if not download:
+            attempts.append(f"OpenML (data id {spec.openml_id}): skipped, download=False")
+        else:
+            if progress is None:
+                progress = sys.stderr is not None and sys.stderr.isatty()
+            try:
+                X, y, info = fetch_openml_arrays(spec, data_home=home, openml_url=openml_url,
+                                                 progress=progress)
+            except OpenMLUnavailable as exc:
+                attempts.append(str(exc))
+            else:
+                meta = {"source": "openml", "openml": info,
+                        "origin": f"OpenML data id {spec.openml_id} ({info['file']}) from "
+                                  f"{info['server']}",
+                        "source_checksums": {"openml_md5": info["md5"]} if info["md5"] else {}}
+                return _fresh(path, X, y, spec, "openml", meta)
+
+    raise DatasetUnavailableError(_unavailable_message(spec, attempts, home),
+                                  dataset=spec.name, attempts=attempts) from None
 
 
 def _unavailable_message(spec: DatasetSpec, attempts: list[str], home: Path) -> str:
@@ -148,39 +143,15 @@ def _unavailable_message(spec: DatasetSpec, attempts: list[str], home: Path) -> 
     lines.append("To load it offline:")
     if spec.idx_files is not None:
         names = ", ".join(f.filename for f in spec.idx_files)
-        lines.append(
-            f"  - pass idx_dir=DIR (or set {_config.ENV_IDX_DIR}=DIR) to a folder holding "
-            f"{names} (directly or in a sub-folder '{spec.name}/')"
-        )
-    lines.append(
-        f"  - pass data_home=DIR (or set {_config.ENV_DATA_HOME}=DIR) to a cache folder "
-        f"filled by an earlier load (looked in {home})"
-    )
+        lines.append(f"  - pass idx_dir=DIR (or set {ENV_IDX_DIR}=DIR) to a folder holding "
+                     f"{names} (directly or in a sub-folder '{spec.name}/')")
+    lines.append(f"  - pass data_home=DIR (or set {ENV_DATA_HOME}=DIR) to a cache folder "
+                 f"filled by an earlier load (looked in {home})")
     if spec.openml_id is not None:
-        lines.append(
-            f"  - or, once online, let it download from OpenML ({_config.ENV_OPENML_URL} "
-            "selects the server)"
-        )
+        lines.append(f"  - or, once online, let it download from OpenML (openml.config or "
+                     f"{ENV_OPENML_URL} selects the server)")
     lines.append("  - load_dataset('digits') ships with scikit-learn and needs no network")
     return "\n".join(lines)
-
-
-def _descr(spec: DatasetSpec, loaded: _Loaded, subset: str) -> str:
-    where = {
-        "cache": f"cache {loaded.cache_file} (built from {loaded.origin})",
-        "idx": loaded.origin,
-        "openml": loaded.origin,
-        "bundled": loaded.origin,
-    }[loaded.source]
-    return f"{spec.description}\n\nSubset: {subset}. Loaded from: {where}."
-
-
-def _select(spec: DatasetSpec, subset: str) -> slice:
-    if subset == "train":
-        return slice(0, spec.n_train)
-    if subset == "test":
-        return slice(spec.n_train, spec.n_samples)
-    return slice(0, spec.n_samples)
 
 
 def load_dataset(
@@ -205,24 +176,23 @@ def load_dataset(
     subset : {"train", "test", "all"}, default "train"
         The standard split; ``"all"`` is the training rows followed by the test rows.
     data_home : path-like, optional
-        Cache folder. Default ``$SKNN_MNIST_DATA``, else ``sknn_mnist`` under
-        :func:`sklearn.datasets.get_data_home`.
+        Cache folder. Default ``$SKNN_MNIST_DATA``, else ``sknn_mnist`` under scikit-learn's
+        data home. openml's own cache goes to ``data_home/openml`` unless configured.
     idx_dir : path-like, optional
         Folder holding the four ``*-ubyte.gz`` IDX files (directly or in a sub-folder named
         after the dataset). Default ``$SKNN_MNIST_IDX_DIR``.
     return_X_y : bool, default False
         Return ``(data, target)`` instead of a ``Bunch``.
     as_frame : bool, default False
-        ``data`` as a pandas DataFrame and ``target`` as a Series (needs pandas); the
-        ``Bunch`` then also has ``frame``.
+        ``data`` as a pandas DataFrame and ``target`` as a Series; the ``Bunch`` then also
+        has ``frame``.
     download : bool, default True
         Allow downloading from OpenML when there is no cache and no IDX files.
     progress : bool, optional
-        Show a download progress bar (after the first second). Default: when stderr is a
-        terminal.
+        Show openml's download progress bar. Default: when stderr is a terminal.
     openml_url : str, optional
-        OpenML server base URL. Default ``$SKNN_MNIST_OPENML_URL``, else
-        ``https://api.openml.org``.
+        OpenML server, e.g. ``https://www.openml.org``. Default ``$SKNN_MNIST_OPENML_URL``,
+        else ``openml.config.server``.
 
     Returns
     -------
@@ -231,7 +201,7 @@ def load_dataset(
         (a view of ``data``), ``feature_names``, ``target_names``, ``DESCR``, ``name``,
         ``subset``, ``source`` (``"cache"``, ``"idx"``, ``"openml"`` or ``"bundled"``),
         ``origin`` (where the data originally came from), ``cache_path`` (str or None),
-        ``checksums`` (dict: ``sha256`` of the full dataset's arrays, plus the source file
+        ``checksums`` (``sha256`` of the full dataset's arrays, plus the source file
         checksums), and ``frame`` when ``as_frame``. With ``return_X_y``: ``(data, target)``.
 
     Raises
@@ -247,48 +217,38 @@ def load_dataset(
     spec = get_spec(name)
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
-    loaded = _load_full(
-        spec,
-        data_home=data_home,
-        idx_dir=idx_dir,
-        download=download,
-        progress=progress,
-        openml_url=openml_url,
-    )
-    sl = _select(spec, subset)
-    data = loaded.X[sl]
-    target = loaded.y[sl]
+    loaded = _load_full(spec, data_home=data_home, idx_dir=idx_dir, download=download,
+                        progress=progress, openml_url=openml_url)
+    sl = {"train": slice(0, spec.n_train), "test": slice(spec.n_train, spec.n_samples),
+          "all": slice(0, spec.n_samples)}[subset]
+    data, target = loaded.X[sl], loaded.y[sl]
     images = data.reshape((data.shape[0], *spec.image_shape))
     feature_names = spec.get_feature_names()
-
     frame = None
     if as_frame:
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("as_frame=True needs pandas: pip install pandas") from None
+        import pandas as pd
+
         data = pd.DataFrame(data, columns=feature_names, copy=False)
         target = pd.Series(target, name="class")
         frame = pd.concat([data, target], axis=1)
-
     if return_X_y:
         return data, target
-
-    checksums = {"sha256": loaded.meta.get("sha256")}
-    checksums.update(loaded.meta.get("source_checksums", {}))
+    where = (f"cache {loaded.cache_file} (built from {loaded.origin})"
+             if loaded.source == "cache" else loaded.origin)
     bunch = Bunch(
         data=data,
         target=target,
         images=images,
         feature_names=feature_names,
         target_names=np.array(spec.target_names),
-        DESCR=_descr(spec, loaded, subset),
+        DESCR=f"{spec.description}\n\nSubset: {subset}. Loaded from: {where}.",
         name=spec.name,
         subset=subset,
         source=loaded.source,
         origin=loaded.origin,
         cache_path=str(loaded.cache_file) if loaded.cache_file is not None else None,
-        checksums=checksums,
+        checksums={"sha256": loaded.meta.get("sha256"), **loaded.meta.get("source_checksums",
+                                                                          {})},
     )
     if frame is not None:
         bunch.frame = frame
@@ -317,14 +277,6 @@ def load_mnist(
     >>> X.shape, X.dtype  # doctest: +SKIP
     ((60000, 784), dtype('uint8'))
     """
-    return load_dataset(
-        "mnist",
-        subset=subset,
-        data_home=data_home,
-        idx_dir=idx_dir,
-        return_X_y=return_X_y,
-        as_frame=as_frame,
-        download=download,
-        progress=progress,
-        openml_url=openml_url,
-    )
+    return load_dataset("mnist", subset=subset, data_home=data_home, idx_dir=idx_dir,
+                        return_X_y=return_X_y, as_frame=as_frame, download=download,
+                        progress=progress, openml_url=openml_url)

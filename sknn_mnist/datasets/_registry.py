@@ -1,8 +1,7 @@
-"""The dataset registry: one :class:`DatasetSpec` entry per dataset.
+"""The dataset registry: one :class:`DatasetSpec` per dataset.
 
-Adding a dataset is one entry in :data:`DATASETS` (or a call to :func:`register_dataset`): the
-loader, the cache, the IDX reader, the OpenML client and the ``info`` command all work from
-the spec alone.
+Adding a dataset is one entry in :data:`DATASETS` (or a :func:`register_dataset` call): the
+loader, the cache, the IDX reader, the OpenML download and ``info`` all work from the spec.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ __all__ = [
     "get_spec",
     "list_datasets",
     "register_dataset",
+    "standard_idx_files",
 ]
 
 
@@ -41,19 +41,10 @@ class IdxFiles(NamedTuple):
 
 
 def standard_idx_files(md5s: tuple[str | None, str | None, str | None, str | None]) -> IdxFiles:
-    """Build :class:`IdxFiles` with the standard MNIST file names and the given md5s.
-
-    Parameters
-    ----------
-    md5s : tuple of 4 str or None
-        md5 of train images, train labels, test images, test labels (in that order).
-    """
-    names = (
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    )
+    """:class:`IdxFiles` with the standard MNIST file names and the given md5s (train images,
+    train labels, test images, test labels)."""
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     return IdxFiles(*(IdxFile(n, m) for n, m in zip(names, md5s, strict=True)))
 
 
@@ -61,17 +52,12 @@ def standard_idx_files(md5s: tuple[str | None, str | None, str | None, str | Non
 class DatasetSpec:
     """Everything the loaders need to know about one dataset.
 
-    Rows are always stored and returned with the training rows first, then the test rows, so
-    ``subset="all"`` is ``train`` followed by ``test`` for every dataset.
+    Rows are stored and returned training rows first, so ``subset="all"`` is train then test.
 
     Parameters
     ----------
-    name : str
-        Registry key, e.g. ``"mnist"``.
-    title : str
-        Human-readable name.
-    description : str
-        Text for the ``DESCR`` field.
+    name, title, description : str
+        Registry key (e.g. ``"mnist"``), human-readable name, text for ``DESCR``.
     image_shape : tuple of int
         Shape of one image, e.g. ``(28, 28)``.
     n_train, n_test : int
@@ -85,11 +71,13 @@ class DatasetSpec:
     idx_files : IdxFiles, optional
         The IDX files and their md5s; ``None`` when there are none.
     idx_subdirs : tuple of str
-        Sub-folders of an ``idx_dir`` also searched for this dataset's IDX files (besides
-        ``idx_dir`` itself and ``idx_dir / name``), e.g. torchvision's ``"MNIST/raw"``.
+        Sub-folders of an ``idx_dir`` also searched (besides ``idx_dir`` and ``idx_dir/name``).
+    sha256 : str, optional
+        Pinned checksum of the canonical arrays (see ``_cache.content_sha256``): every load,
+        cached or fresh, must match it. ``None``: only the cache's own checksum is checked.
     bundled_loader : callable, optional
-        For data that ships with the dependencies: returns ``(X, y)`` already ordered train
-        rows first. Such datasets are never cached nor downloaded.
+        For data shipped with the dependencies: returns ``(X, y)``, training rows first.
+        Such datasets are never cached nor downloaded.
     homepage, license : str
         Shown by ``info``.
     feature_names : tuple of str, optional
@@ -107,6 +95,7 @@ class DatasetSpec:
     openml_id: int | None = None
     idx_files: IdxFiles | None = None
     idx_subdirs: tuple[str, ...] = ()
+    sha256: str | None = None
     bundled_loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(
         default=None, compare=False
     )
@@ -136,96 +125,77 @@ class DatasetSpec:
         return [f"pixel{i}" for i in range(1, self.n_features + 1)]
 
 
-def _load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    # Late import keeps the registry importable without pulling sklearn.datasets in.
-    from ._bundled import load_digits_arrays
-
-    return load_digits_arrays()
+#: Fixed seed and size of the package's train/test split of the 1,797 digits.
+DIGITS_SPLIT_SEED = 0
+DIGITS_TEST_SIZE = 360
 
 
-_DIGITS_NAMES = tuple(str(i) for i in range(10))
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits as uint8 ``X`` (pixels 0..16) and int64 ``y``.
 
-_MNIST_DESCR = """\
-MNIST database of handwritten digits (LeCun, Cortes, Burges).
+    The first 1,437 rows are the training set and the last 360 the test set of a stratified
+    split with a fixed seed; each part keeps the original relative order of its rows.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
-70,000 grey-level images of 28x28 pixels (uint8, 0 = background, 255 = ink), labels 0-9.
-Standard split: the first 60,000 rows (OpenML mnist_784, data id 554) are the training set,
-the last 10,000 the test set; the IDX files hold the same split."""
+    X, y = load_digits(return_X_y=True)
+    train_idx, test_idx = train_test_split(
+        np.arange(len(y)), test_size=DIGITS_TEST_SIZE, stratify=y, random_state=DIGITS_SPLIT_SEED
+    )
+    order = np.concatenate([np.sort(train_idx), np.sort(test_idx)])
+    # The pixels are small integer counts stored as float64; uint8 is exact and 8x smaller.
+    X_u8 = X[order].astype(np.uint8)
+    if not np.array_equal(X_u8, X[order]):
+        raise RuntimeError("sklearn digits pixels are not integers in 0..255")
+    return np.ascontiguousarray(X_u8), y[order].astype(np.int64)
 
-_FASHION_DESCR = """\
-Fashion-MNIST (Xiao, Rasul, Vollgraf 2017, Zalando Research).
 
-70,000 grey-level images of 28x28 pixels (uint8) of clothing articles in 10 classes, a
-drop-in replacement for MNIST. Standard split: first 60,000 rows train (OpenML data id 40996),
-last 10,000 test; the IDX files hold the same split."""
+_DIGIT_NAMES = tuple(str(i) for i in range(10))
+_SPLIT = """Standard split: the first 60,000 rows are the training set (also on OpenML,
+data id {id}), the last 10,000 the test set; the IDX files hold the same split."""
 
-_KMNIST_DESCR = """\
-Kuzushiji-MNIST (Clanuwat et al. 2018, ROIS-DS Center for Open Data in the Humanities).
-
-70,000 grey-level images of 28x28 pixels (uint8) of cursive Japanese (Kuzushiji) characters,
-one per row of the hiragana table, 10 classes. Standard split: first 60,000 rows train
-(OpenML data id 41982), last 10,000 test; the IDX files hold the same split."""
-
-_DIGITS_DESCR = """\
-scikit-learn's bundled optical recognition of handwritten digits (UCI), via
-sklearn.datasets.load_digits: 1,797 images of 8x8 pixels, labels 0-9. Needs no network.
-
-Unlike the 28x28 datasets, pixels are counts in 0..16 (not 0..255); they are kept as they
-are, as uint8, so scale by 1/16 (not 1/255) to get [0, 1]. There is no published split, so
-this package defines one: a stratified split with a fixed seed (sklearn train_test_split,
-test_size=360, random_state=0), 1,437 train / 360 test rows, each keeping the original
-relative order."""
-
+# Pinned array checksums: MNIST's was computed from the four published IDX files (their md5s
+# are below). Fashion-MNIST's and KMNIST's are absent because no copy of their files was at
+# hand to compute them from and the checksum is of this package's own array layout, so no
+# upstream source states it; their loads check the IDX md5s and the cache's own checksum.
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         name="mnist",
         title="MNIST",
-        description=_MNIST_DESCR,
+        description="MNIST database of handwritten digits (LeCun, Cortes, Burges).\n\n"
+        "70,000 grey-level images of 28x28 pixels (uint8, 0 = background, 255 = ink), "
+        "labels 0-9.\n" + _SPLIT.format(id=554),
         image_shape=(28, 28),
         n_train=60_000,
         n_test=10_000,
-        target_names=_DIGITS_NAMES,
+        target_names=_DIGIT_NAMES,
         openml_id=554,
-        idx_files=standard_idx_files(
-            (
-                "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                "d53e105ee54ea40749a09fcbcd1e9432",
-                "9fb629c4189551a2d022fa330f9573f3",
-                "ec29112dd5afa0611ce80d1b7f02629c",
-            )
-        ),
+        idx_files=standard_idx_files((
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
+        )),
         idx_subdirs=("MNIST/raw", "MNIST"),
+        sha256="2c104e57e8e3f758a03bb77bf23984cb8aeb4944d2295bd68d90cda1b12668d9",
         homepage="http://yann.lecun.com/exdb/mnist/",
         license="CC BY-SA 3.0",
     ),
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
         title="Fashion-MNIST",
-        description=_FASHION_DESCR,
+        description="Fashion-MNIST (Xiao, Rasul, Vollgraf 2017, Zalando Research).\n\n"
+        "70,000 grey-level images of 28x28 pixels (uint8) of clothing articles in 10 "
+        "classes, a drop-in replacement for MNIST.\n" + _SPLIT.format(id=40996),
         image_shape=(28, 28),
         n_train=60_000,
         n_test=10_000,
-        target_names=(
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ),
+        target_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                      "Shirt", "Sneaker", "Bag", "Ankle boot"),
         openml_id=40996,
-        idx_files=standard_idx_files(
-            (
-                "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                "25c81989df183df01b3e8a0aad5dffbe",
-                "bef4ecab320f06d8554ea6380940ec79",
-                "bb300cfdad3c16e7a12a480ee83cd310",
-            )
-        ),
+        idx_files=standard_idx_files((
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
+        )),
         idx_subdirs=("fashion_mnist", "fashion", "FashionMNIST/raw", "FashionMNIST"),
         homepage="https://github.com/zalandoresearch/fashion-mnist",
         license="MIT",
@@ -233,20 +203,19 @@ DATASETS: dict[str, DatasetSpec] = {
     "kmnist": DatasetSpec(
         name="kmnist",
         title="Kuzushiji-MNIST",
-        description=_KMNIST_DESCR,
+        description="Kuzushiji-MNIST (Clanuwat et al. 2018, ROIS-DS Center for Open Data in "
+        "the Humanities).\n\n70,000 grey-level images of 28x28 pixels (uint8) of cursive "
+        "Japanese (Kuzushiji) characters, one per row of the hiragana table, 10 classes.\n"
+        + _SPLIT.format(id=41982),
         image_shape=(28, 28),
         n_train=60_000,
         n_test=10_000,
         target_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
         openml_id=41982,
-        idx_files=standard_idx_files(
-            (
-                "bdb82020997e1d708af4cf47b453dcf7",
-                "e144d726b3acfaa3e44228e80efcd344",
-                "5c965bf0a639b31b8f53240b1b52f4d7",
-                "7320c461ea6c1c855c0b718fb2a4b134",
-            )
-        ),
+        idx_files=standard_idx_files((
+            "bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+            "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134",
+        )),
         idx_subdirs=("KMNIST/raw", "KMNIST"),
         homepage="https://github.com/rois-codh/kmnist",
         license="CC BY-SA 4.0",
@@ -254,13 +223,19 @@ DATASETS: dict[str, DatasetSpec] = {
     "digits": DatasetSpec(
         name="digits",
         title="scikit-learn digits (8x8)",
-        description=_DIGITS_DESCR,
+        description="scikit-learn's bundled optical recognition of handwritten digits (UCI), "
+        "via sklearn.datasets.load_digits: 1,797 images of 8x8 pixels, labels 0-9. Needs no "
+        "network.\n\nUnlike the 28x28 datasets, pixels are counts in 0..16 (not 0..255), kept "
+        "as uint8, so scale by 1/16 (not 1/255) to get [0, 1]. There is no published split, "
+        "so this package defines one: stratified, fixed seed (sklearn train_test_split, "
+        "test_size=360, random_state=0), 1,437 train / 360 test rows, each keeping the "
+        "original relative order.",
         image_shape=(8, 8),
         n_train=1_437,
         n_test=360,
-        target_names=_DIGITS_NAMES,
+        target_names=_DIGIT_NAMES,
         pixel_max=16,
-        bundled_loader=_load_digits_arrays,
+        bundled_loader=load_digits_arrays,
         homepage="https://archive.ics.uci.edu/dataset/80",
         license="CC BY 4.0",
         feature_names=tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8)),
@@ -274,7 +249,7 @@ def list_datasets() -> list[str]:
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """Return the spec registered under ``name``.
+    """Return the spec registered under ``name`` (case and ``_``/``-`` insensitive).
 
     Raises
     ------
@@ -283,37 +258,30 @@ def get_spec(name: str) -> DatasetSpec:
     """
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
-    key = name.strip().lower().replace("_", "-")
     try:
-        return DATASETS[key]
+        return DATASETS[name.strip().lower().replace("_", "-")]
     except KeyError:
         known = ", ".join(repr(n) for n in list_datasets())
         raise ValueError(f"unknown dataset {name!r}; known datasets: {known}") from None
 
 
 def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> None:
-    """Add ``spec`` to :data:`DATASETS`.
-
-    Parameters
-    ----------
-    spec : DatasetSpec
-        The new entry; its ``name`` is the key.
-    overwrite : bool, default False
-        Replace an existing entry of the same name instead of raising.
+    """Add ``spec`` to :data:`DATASETS` (``overwrite=True`` replaces an entry of that name).
 
     Raises
     ------
     ValueError
         If the name is taken and ``overwrite`` is false, or the spec is inconsistent.
     """
-    if spec.name != spec.name.strip().lower().replace("_", "-"):
-        raise ValueError(f"dataset names are lower-case with '-', got {spec.name!r}")
-    if spec.name in DATASETS and not overwrite:
-        raise ValueError(f"dataset {spec.name!r} is already registered (pass overwrite=True)")
-    if spec.n_train < 0 or spec.n_test < 0 or spec.n_samples == 0:
-        raise ValueError(f"dataset {spec.name!r}: n_train/n_test must be >= 0, not both 0")
-    if spec.n_classes < 2 or spec.n_classes > 256:
-        raise ValueError(f"dataset {spec.name!r}: needs 2..256 target_names")
-    if not 0 < spec.pixel_max <= 255:
-        raise ValueError(f"dataset {spec.name!r}: pixel_max must be in 1..255 (uint8)")
+    problems = {
+        "names are lower-case with '-'": spec.name != spec.name.strip().lower().replace("_", "-"),
+        "is already registered (pass overwrite=True)": spec.name in DATASETS and not overwrite,
+        "n_train/n_test must be >= 0, not both 0": min(spec.n_train, spec.n_test) < 0
+        or spec.n_samples == 0,
+        "needs 2..256 target_names": not 2 <= spec.n_classes <= 256,
+        "pixel_max must be in 1..255 (uint8)": not 0 < spec.pixel_max <= 255,
+    }
+    for problem, bad in problems.items():
+        if bad:
+            raise ValueError(f"dataset {spec.name!r}: {problem}")
     DATASETS[spec.name] = spec
