@@ -58,15 +58,11 @@ class LearningRateSchedule(Callback):
         self.power_t = power_t
         self.max_epochs = max_epochs
 
-    def begin(self, *, epoch_offset: int, samples_seen: int) -> None:
-        """Position the schedule before a training call (0 for ``fit``, cumulative for
-        ``partial_fit``)."""
-        self.epoch_ = epoch_offset
-        self.samples_seen_ = samples_seen
-
     def on_train_begin(self, net, **kwargs) -> None:
-        if self.kind in ("constant", "adaptive") and not hasattr(self, "epoch_"):
-            self.begin(epoch_offset=0, samples_seen=0)
+        # The position comes from the net's history, so that a resumed ``partial_fit``
+        # (or a model loaded from a file) goes on where the last epoch left off.
+        self.epoch_ = len(net.history)
+        self.samples_seen_ = sum(row.get("train_samples", 0) for row in net.history)
         if self.kind == "constant":
             set_learning_rate(net, self.learning_rate_init)
 
@@ -115,36 +111,44 @@ class ConvergenceMonitor(Callback):
         self.max_fun = max_fun
         self.verbose = verbose
 
-    def begin(self, *, enabled: bool) -> None:
-        """Reset before a training call; ``partial_fit`` runs with it disabled."""
-        self.enabled_ = enabled
+    def on_train_begin(self, net, **kwargs) -> None:
+        # Replaying the history restores the counters of a resumed partial_fit; a new
+        # net starts from scratch.
         self.best_loss_ = math.inf
         self.best_score_ = -math.inf
         self.best_state_: dict[str, torch.Tensor] | None = None
         self.no_improvement_count_ = 0
         self.converged_ = False
+        self.max_fun_reached_ = False
+        for row in net.history:
+            self._observe(row)
+            if self.no_improvement_count_ > self.n_iter_no_change:
+                self.no_improvement_count_ = 0
 
-    def on_train_begin(self, net, **kwargs) -> None:
-        if not hasattr(self, "enabled_"):
-            self.begin(enabled=True)
-
-    def on_epoch_end(self, net, **kwargs) -> None:
-        if not self.enabled_:
-            return
-        row = net.history[-1]
-        if self.early_stopping:
+    def _observe(self, row) -> bool:
+        """Update the best values and the no-improvement count from one epoch's row;
+        return whether this epoch is the best so far (for early stopping)."""
+        if self.early_stopping and "valid_acc" in row:
             score = row["valid_acc"]
             improved = score >= self.best_score_ + self.tol
-            if score > self.best_score_:
-                self.best_score_ = score
-                self.best_state_ = {k: v.detach().clone()
-                                    for k, v in net.module_.state_dict().items()}
+            best = score > self.best_score_
+            self.best_score_ = max(self.best_score_, score)
         else:
             loss = row["train_loss"]
             improved = loss <= self.best_loss_ - self.tol
+            best = loss < self.best_loss_
             self.best_loss_ = min(self.best_loss_, loss)
         self.no_improvement_count_ = 0 if improved else self.no_improvement_count_ + 1
+        return best
 
+    def on_epoch_end(self, net, **kwargs) -> None:
+        row = net.history[-1]
+        if not math.isfinite(row["train_loss"]):
+            net.request_stop()  # diverged: the estimator raises after training
+            return
+        if self._observe(row) and self.early_stopping:
+            self.best_state_ = {k: v.detach().clone()
+                                for k, v in net.module_.state_dict().items()}
         if self.no_improvement_count_ > self.n_iter_no_change:
             lr = current_learning_rate(net)
             if self.adaptive and lr > 1e-6:
@@ -156,6 +160,7 @@ class ConvergenceMonitor(Callback):
                 self.converged_ = True
                 net.request_stop()
         if self.max_fun is not None and self._function_evaluations(net) >= self.max_fun:
+            self.max_fun_reached_ = True
             net.request_stop()
 
     @staticmethod
@@ -165,7 +170,7 @@ class ConvergenceMonitor(Callback):
         return int(state.get(first, {}).get("func_evals", 0))
 
     def on_train_end(self, net, **kwargs) -> None:
-        if self.enabled_ and self.early_stopping and self.best_state_ is not None:
+        if self.early_stopping and self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
             self.best_state_ = None  # the copy is no longer needed; free device memory
 

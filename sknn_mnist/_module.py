@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 #: Activation names accepted by ``MLPDigitClassifier(activation=...)``. The first four are
@@ -43,9 +42,6 @@ class MLPModule(nn.Module):
         Dropout probability after each hidden activation (0 disables it).
     batch_norm : bool, default=False
         Whether to put a ``BatchNorm1d`` after each hidden ``Linear``.
-    dtype : torch.dtype, default=torch.float32
-        Parameter dtype. Weights are drawn in float32 and then converted, so that a
-        float64 network starts from the same weights as a float32 one with the same seed.
     """
 
     def __init__(
@@ -56,14 +52,11 @@ class MLPModule(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         n_in = n_features
         for i, width in enumerate(hidden_layer_sizes):
-            # Linear layers are named "linear*" so that weight decay can target their
-            # weights alone (see ``linear_weight_names``), as scikit-learn's alpha does.
             layers[f"linear{i}"] = nn.Linear(n_in, width)
             if batch_norm:
                 layers[f"batchnorm{i}"] = nn.BatchNorm1d(width)
@@ -73,7 +66,6 @@ class MLPModule(nn.Module):
             n_in = width
         layers["linear_out"] = nn.Linear(n_in, n_outputs)
         self.layers = nn.Sequential(layers)
-        self.to(dtype)
 
     def forward(self, X):  # noqa: N803 - scikit-learn's name for the data
         return self.layers(X)
@@ -81,9 +73,3 @@ class MLPModule(nn.Module):
     def linear_layers(self) -> list[nn.Linear]:
         """The ``Linear`` layers in order, input to output."""
         return [m for m in self.layers if isinstance(m, nn.Linear)]
-
-
-def linear_weight_names(module: MLPModule) -> list[str]:
-    """Names (as in ``named_parameters``) of the weight matrices of the Linear layers."""
-    return [name for name, _ in module.named_parameters()
-            if name.startswith("layers.linear") and name.endswith(".weight")]

@@ -1,20 +1,36 @@
-"""The skorch net that trains the MLP: skorch's classifier with a faster epoch loop.
+"""The skorch net that trains every network: skorch's classifier with a faster epoch loop.
 
 skorch's own loop calls ``loss.item()`` after every batch (a host-device sync on CUDA),
 records per-batch history, and expects ``(X, y)`` batches from a ``DataLoader``. This
-subclass keeps skorch's machinery (initialisation, optimizer step, callbacks, history,
-``forward``) and changes only the epoch loop: losses and accuracy are summed on the device
-and read once per epoch, and batches are ``(X, y, sample_weight)`` tensor slices.
+subclass keeps skorch's machinery (initialisation, ``partial_fit``, optimizer step,
+callbacks, history, ``forward``) and overrides only what was measured or needed:
+
+* the epoch loop: losses and accuracy are summed on the device and read once per epoch,
+  and batches are ``(X, y, sample_weight)`` tensor slices;
+* the loss: sample weights, and scikit-learn's per-sample sum over multilabel outputs;
+* the optimizer's parameter groups: the L2 penalty (``weight_decay``) goes to every weight
+  tensor with two or more dimensions (linear and convolution weights, the output layer's
+  included) and to no bias or normalisation parameter, whatever the module's layer names.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer
+
+#: How the module's outputs are read: one logit for a binary problem, one per class
+#: (softmax) for a multiclass one, one independent logit per label for multilabel.
+TARGET_TYPES = ("binary", "multiclass", "multilabel")
+
+
+def penalised_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
+    """The parameters scikit-learn's ``alpha`` shrinks: weights with ndim >= 2.
+
+    Biases and batch-norm scales are vectors and are left alone, as in scikit-learn.
+    """
+    return [(n, p) for n, p in module.named_parameters() if p.ndim >= 2]
 
 
 class SlicingNeuralNetClassifier(NeuralNetClassifier):
@@ -22,20 +38,27 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
 
     Parameters
     ----------
-    binary : bool, default=False
-        The module has one output unit trained with the logistic loss (targets are float
-        0/1) instead of one unit per class trained with the softmax cross-entropy.
+    target_type : {'binary', 'multiclass', 'multilabel'}, default='multiclass'
+        How targets and outputs are read: 'binary' trains one output unit with the
+        logistic loss (float 0/1 targets); 'multiclass' one unit per class with softmax
+        cross-entropy (int64 codes); 'multilabel' one unit per label with the logistic
+        loss summed over labels (float 0/1 indicator rows).
+    weight_decay : float, default=0.0
+        L2 coefficient given to the optimizer for the weights of
+        :func:`penalised_parameters`; the other parameters get none. Change it between
+        calls with :meth:`set_weight_decay`.
     l2_penalty : float, default=0.0
-        Coefficient of ``sum ||W||^2`` added to the training loss. Used for L-BFGS, which
-        has no weight decay of its own; the other solvers get it as optimizer weight decay.
+        Coefficient of ``sum ||W||^2`` (same weights) added to the training loss. Used
+        for L-BFGS, which has neither weight decay nor parameter groups.
     **kwargs
         Passed to ``skorch.NeuralNetClassifier``.
     """
 
-    def __init__(self, module, *args, binary: bool = False, l2_penalty: float = 0.0,
-                 **kwargs) -> None:
+    def __init__(self, module, *args, target_type: str = "multiclass",
+                 weight_decay: float = 0.0, l2_penalty: float = 0.0, **kwargs) -> None:
         super().__init__(module, *args, **kwargs)
-        self.binary = binary
+        self.target_type = target_type
+        self.weight_decay = weight_decay
         self.l2_penalty = l2_penalty
 
     @property
@@ -45,7 +68,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         return [("epoch_timer", EpochTimer())]
 
     def check_data(self, X, y):  # noqa: N803 - skorch's signature
-        # The estimator validated the data and encoded the classes already.
+        # The estimator validated the data and encoded the targets already.
         pass
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
@@ -56,22 +79,59 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         """Ask the loop to stop after the current epoch (used by callbacks)."""
         self._stop_requested = True
 
+    # -- optimizer --------------------------------------------------------------------------
+    def initialize_optimizer(self, triggered_directly=None):
+        named = list(self.get_all_learnable_params())
+        kwargs = self.get_params_for("optimizer")
+        kwargs.setdefault("lr", self.lr)
+        if self.optimizer is torch.optim.LBFGS:
+            self.optimizer_ = self.optimizer([p for _, p in named], **kwargs)
+            return self
+        decayed = {id(p) for _, p in penalised_parameters(self.module_)}
+        groups = [
+            {"params": [p for _, p in named if id(p) in decayed],
+             "weight_decay": self.weight_decay},
+            {"params": [p for _, p in named if id(p) not in decayed], "weight_decay": 0.0},
+        ]
+        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        return self
+
+    def set_weight_decay(self, value: float) -> None:
+        """Set the L2 coefficient, in the optimizer too when it exists."""
+        self.weight_decay = value
+        optimizer = getattr(self, "optimizer_", None)
+        if optimizer is not None and self.optimizer is not torch.optim.LBFGS:
+            optimizer.param_groups[0]["weight_decay"] = value
+
+    def training_state(self) -> dict:
+        """Module, optimizer and shuffle-generator state as CPU tensors (for saving)."""
+        return {
+            "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+            "optimizer": _to_cpu(self.optimizer_.state_dict()),
+            "generator": self.iterator_train__generator.get_state(),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        """Inverse of :meth:`training_state` on an initialised net."""
+        self.module_.load_state_dict(state["module"])
+        self.optimizer_.load_state_dict(state["optimizer"])
+        self.iterator_train__generator.set_state(state["generator"].cpu())
+
     # -- loss and steps -------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False,  # noqa: N803
                  sample_weight=None):
-        if self.binary:
-            y_pred = y_pred.squeeze(1)
-        if sample_weight is None:
-            loss = self.criterion_(y_pred, y_true)
+        if self.target_type == "multiclass":
+            losses = F.cross_entropy(y_pred, y_true, reduction="none")
         else:
-            if self.binary:
-                losses = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
-            else:
-                losses = F.cross_entropy(y_pred, y_true, reduction="none")
+            losses = F.binary_cross_entropy_with_logits(y_pred, y_true.view_as(y_pred),
+                                                        reduction="none").sum(dim=1)
+        if sample_weight is None:
+            loss = losses.mean()
+        else:
             loss = (losses * sample_weight).sum() / sample_weight.sum()
         if training and self.l2_penalty:
             loss = loss + self.l2_penalty * sum(
-                layer.weight.pow(2).sum() for layer in self.module_.linear_layers())
+                p.pow(2).sum() for _, p in penalised_parameters(self.module_))
         return loss
 
     def train_step_single(self, batch, **fit_params):
@@ -95,16 +155,24 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             return self.module_(batch[0])
 
     # -- loops ----------------------------------------------------------------------------
-    def fit_loop(self, X, y=None, epochs=None, *, _routing_method=None,  # noqa: N803
-                 **fit_params):
+    def fit_loop(self, X, y=None, epochs=None, *, valid_set=None,  # noqa: N803
+                 _routing_method=None, **fit_params):
+        """Train ``epochs`` epochs on the :class:`TensorSet` ``X``.
+
+        ``valid_set`` (a :class:`TensorSet` or None) is scored after every epoch; it is
+        passed per call rather than through ``train_split`` so that the net never keeps
+        a reference to the data. A ``KeyboardInterrupt`` drops the incomplete epoch's
+        history row, sets ``interrupted_`` and propagates to skorch's ``partial_fit``,
+        which still runs ``on_train_end`` (early stopping restores its best weights).
+        """
         self.check_training_readiness()
         epochs = self.max_epochs if epochs is None else epochs
-        dataset_train, dataset_valid = self.get_split_datasets(X, y)
-        iterator_train = self.get_iterator(dataset_train, training=True)
-        iterator_valid = (None if dataset_valid is None
-                          else self.get_iterator(dataset_valid, training=False))
-        epoch_kwargs = {"dataset_train": dataset_train, "dataset_valid": dataset_valid}
+        iterator_train = self.get_iterator(X, training=True)
+        iterator_valid = (None if valid_set is None
+                          else self.get_iterator(valid_set, training=False))
+        epoch_kwargs = {"dataset_train": X, "dataset_valid": valid_set}
         self._stop_requested = False
+        self.interrupted_ = False
         try:
             for _ in range(epochs):
                 self.notify("on_epoch_begin", **epoch_kwargs)
@@ -112,18 +180,15 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
                                       step_fn=self.train_step)
                 self.run_single_epoch(iterator_valid, training=False, prefix="valid",
                                       step_fn=self.validation_step)
+                self.history.record("train_samples", len(X))
                 self.notify("on_epoch_end", **epoch_kwargs)
                 if self._stop_requested:
                     break
         except KeyboardInterrupt:
             if len(self.history) and "dur" not in self.history[-1]:
                 self.history.pop()  # the interrupted epoch has no complete record
-            warnings.warn(
-                f"Training was interrupted (KeyboardInterrupt) after {len(self.history)} "
-                "complete epoch(s). The model keeps the weights it had at that point and "
-                "can be used for prediction; call partial_fit to train it further.",
-                UserWarning, stacklevel=2,
-            )
+            self.interrupted_ = True
+            raise
         return self
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
@@ -160,6 +225,18 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             self.history.record(prefix + "_acc", correct.item() / total)
 
     def _correct(self, y_pred, y):
-        if self.binary:
-            return ((y_pred.squeeze(1) > 0).to(y.dtype) == y).to(y_pred.dtype)
-        return (y_pred.argmax(1) == y).to(y_pred.dtype)
+        """1 per correctly predicted row (multilabel: every label right, as accuracy)."""
+        if self.target_type == "multiclass":
+            return (y_pred.argmax(1) == y).to(y_pred.dtype)
+        hits = (y_pred > 0).to(y.dtype) == y.view_as(y_pred)
+        return hits.all(dim=1).to(y_pred.dtype)
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(v) for v in value)
+    return value

@@ -120,8 +120,22 @@ def test_continuous_target_is_a_clear_error(digits, make_clf):
         make_clf().fit(X, y)
 
 
-def test_multilabel_target_is_rejected(digits, make_clf):
+def test_multilabel_indicator_as_mlpclassifier(digits, make_clf):
+    from sklearn.neural_network import MLPClassifier
+
     X, y = digits
-    Y = np.stack([y % 2, y > 4], axis=1).astype(int)
-    with pytest.raises(ValueError):
-        make_clf().fit(X, Y)
+    Y = np.stack([y % 2, y > 4, y == 0], axis=1).astype(int)
+    clf = make_clf(max_iter=20).fit(X, Y)
+    sk = MLPClassifier(hidden_layer_sizes=(16,), max_iter=20, random_state=0).fit(X, Y)
+    pred = clf.predict(X)
+    assert pred.shape == sk.predict(X).shape == Y.shape
+    assert set(np.unique(pred)) <= {0, 1}
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape  # one independent probability per label
+    assert not np.allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+    np.testing.assert_array_equal(clf.classes_, sk.classes_)
+    assert clf.out_activation_ == sk.out_activation_ == "logistic"
+    assert clf.n_outputs_ == sk.n_outputs_ == 3
+    assert clf.score(X, Y) > 0.6  # subset accuracy: all three labels right
+    assert (pred == Y).mean() > 0.85

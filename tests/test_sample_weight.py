@@ -12,7 +12,7 @@ FULL_BATCH = dict(batch_size=10_000, max_iter=20, learning_rate_init=0.01)
 
 # float32 rounding, amplified by L-BFGS's line search over 20 iterations, exceeds 1e-5:
 # L-BFGS is checked in float64, where the two problems agree to rounding error.
-SOLVER_CASES = [("adam", "float32", 1e-5), ("sgd", "float32", 1e-5),
+SOLVER_CASES = [("adam", "float32", 1e-5), ("sgd", "float32", 1e-4),
                 ("adam", "float64", 1e-10), ("lbfgs", "float64", 1e-10)]
 
 
