@@ -10,9 +10,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from sknn_mnist import MLPDigitClassifier
-from sknn_mnist.compare import format_table, mlp_search_n_jobs
+from sknn_mnist.compare import describe_folds, format_table, make_folds
 from sknn_mnist.datasets import load_dataset
-from sknn_mnist.models import PixelScaler
+from sknn_mnist.models import PixelScaler, search_n_jobs
 
 
 def main() -> None:
@@ -29,16 +29,19 @@ def main() -> None:
     }
     # One fit at a time on a GPU (parallel fits would fight over it); on a CPU, one fit per
     # core with one torch thread each, so that the workers do not oversubscribe the cores.
-    n_jobs, _ = mlp_search_n_jobs(-1, device="auto")
+    n_jobs, _ = search_n_jobs("mlp", -1, device="auto")
+    # The folds `sknn-mnist compare`, `cv` and `grid-search` use (stratified, shuffled,
+    # seeded), so the same configuration gets the same CV score here and there.
+    folds = make_folds(3, random_state=0)
     with parallel_config(backend="loky", inner_max_num_threads=1):
-        search = GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X_train, y_train)
+        search = GridSearchCV(pipe, grid, cv=folds, n_jobs=n_jobs).fit(X_train, y_train)
 
     rows = [{"params": str(p), "mean_cv": m, "std_cv": s}
             for p, m, s in zip(search.cv_results_["params"],
                                search.cv_results_["mean_test_score"],
                                search.cv_results_["std_test_score"], strict=True)]
     print(format_table(sorted(rows, key=lambda r: -r["mean_cv"])))
-    print(f"\nbest: {search.best_params_} (CV {search.best_score_:.4f})")
+    print(f"\nbest: {search.best_params_} (CV {search.best_score_:.4f}, {describe_folds(folds)})")
     print(f"test accuracy of the refit best pipeline: {search.score(X_test, y_test):.4f}")
 
 

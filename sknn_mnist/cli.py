@@ -13,27 +13,31 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import csv
-import json
+import os
 import re
 import sys
 import time
-import warnings
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import numpy as np
-
+# Only the standard library and light modules here: `--help` and argument errors must be
+# instant. numpy, scikit-learn and torch are imported by the subcommand that needs them.
+from ._interrupt import catch_sigint, raise_if_interrupted
 from ._version import __version__
-from .models import MODEL_NAMES, make_model, param_grid, pipeline_params
+from .models import MODEL_NAMES, get_model_spec, param_grid, pipeline_params
 
-__all__ = ["main", "parse_params"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["CLIError", "build_parser", "check_output_dir", "check_output_file", "main",
+           "parse_params"]
 
 _QUICK_MAX_TRAIN = 10_000
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _BARE_WORD = re.compile(r"[A-Za-z_][\w.\-]*")
+#: Shown in --help and the README; quoted, because bash reads (256,128) as a subshell.
+_PARAMS_EXAMPLE = "'hidden_layer_sizes=(256,128)' max_iter=5 activation=tanh"
 
 
 class CLIError(Exception):
@@ -51,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_params(items: Sequence[str]) -> dict[str, Any]:
     """Parse ``name=value`` items; values are Python literals, bare words are strings.
 
-    ``hidden_layer_sizes=(256,128)`` gives a tuple, ``max_iter=5`` an int,
+    ``hidden_layer_sizes=(256,128)`` gives a tuple (quote it in bash), ``max_iter=5`` an int,
     ``activation=tanh`` the string ``"tanh"``.
 
     Raises
@@ -80,6 +84,8 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _model_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
+    from .models import make_model
+
     try:
         return pipeline_params(make_model(model), params)
     except ValueError as exc:
@@ -88,6 +94,8 @@ def _model_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _make(args: argparse.Namespace, params: dict[str, Any], **kwargs: Any) -> Any:
     """Build the pipeline and validate its parameter values now, not minutes into a fit."""
+    from .models import make_model
+
     model = make_model(args.model, random_state=args.random_state, device=args.device,
                        **kwargs)
     model.set_params(**params)
@@ -98,6 +106,62 @@ def _make(args: argparse.Namespace, params: dict[str, Any], **kwargs: Any) -> An
     return model
 
 
+# -- early checks: everything that can be checked before loading data or training ------------
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable_parent(path: Path, what: str) -> None:
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        raise CLIError(f"cannot write {what} {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write {what} {path}: no write permission in {base}")
+
+
+def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
+                      what: str = "file") -> Path:
+    """Check that ``path`` can be written (before any expensive work); return it as a Path.
+
+    Raises
+    ------
+    CLIError
+        ``path`` is a folder, exists without ``overwrite``, or its folder cannot be written
+        (a file in the way, no permission).
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise CLIError(f"{what} {out} is a folder; give a file name")
+    if out.exists() and not overwrite:
+        raise CLIError(f"{out} already exists; pass --overwrite to replace it")
+    _check_writable_parent(out, what)
+    return out
+
+
+def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
+                     what: str = "output folder") -> Path:
+    """Check that folder ``path`` can be created or written into; nothing is created yet.
+
+    Raises
+    ------
+    CLIError
+        ``path`` is a file, is not empty without ``overwrite``, or cannot be written.
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"{what} {out} is a file, not a folder")
+    if out.is_dir():
+        if not overwrite and any(out.iterdir()):
+            raise CLIError(f"{what} {out} is not empty; pass --overwrite or another --out")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CLIError(f"cannot write into {what} {out}: no write permission")
+        return out
+    _check_writable_parent(out, what)
+    return out
+
+
 def _check_device(device: str) -> None:
     from ._device import resolve_device
 
@@ -105,6 +169,50 @@ def _check_device(device: str) -> None:
         resolve_device(device)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def _check_dataset(name: str) -> None:
+    from .datasets import get_spec
+
+    try:
+        get_spec(name)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _check_models(text: str) -> list[str]:
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    if not models:
+        raise CLIError(f"--models {text!r} names no model; e.g. --models {','.join(MODEL_NAMES)}")
+    for m in models:
+        if m not in MODEL_NAMES:
+            raise CLIError(f"unknown model {m!r}; known models: {', '.join(MODEL_NAMES)}")
+    if len(set(models)) < len(models):
+        raise CLIError(f"--models {text!r} names a model twice")
+    return models
+
+
+def _check_rows(y: np.ndarray, n_rows: Sequence[int | None], cv: int | None,
+                random_state: int | None) -> None:
+    """Enough rows for the subsamples and enough of each class for ``cv`` folds."""
+    import numpy as np
+
+    from .compare import stratified_subsample
+
+    n_classes = len(np.unique(y))
+    for n in n_rows:
+        if n is not None and n < len(y) and n < n_classes:
+            raise CLIError(f"{n} training rows cannot hold the {n_classes} classes; "
+                           f"use --max-train {max(n_classes * (cv or 1), 10 * n_classes)} "
+                           "or more")
+        if cv is None:
+            continue
+        _, y_sub = stratified_subsample(np.zeros((len(y), 0)), y, n, random_state)
+        smallest = int(np.min(np.unique(y_sub, return_counts=True)[1]))
+        if smallest < cv:
+            raise CLIError(f"--cv {cv} needs at least {cv} rows of every class, but the "
+                           f"{len(y_sub)} training rows have only {smallest} of the rarest "
+                           f"class; use fewer folds or more rows (--max-train)")
 
 
 def _load(args: argparse.Namespace, subset: str) -> Any:
@@ -122,26 +230,18 @@ def _load(args: argparse.Namespace, subset: str) -> Any:
         raise CLIError(str(exc).splitlines()[0]) from None
 
 
-def _check_dataset(name: str) -> None:
-    from .datasets import get_spec
-
-    try:
-        get_spec(name)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _train_split(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any]:
+def _train_split(args: argparse.Namespace, *, cv: int | None = None,
+                 subsamples: Sequence[int | None] = ()) -> tuple[np.ndarray, np.ndarray, Any]:
     from .compare import stratified_subsample
 
     train = _load(args, "train")
+    max_train = getattr(args, "max_train", None)
+    _check_rows(train.target, [max_train], cv, args.random_state)
     X, y = stratified_subsample(train.data, train.target,  # noqa: N806
-                                getattr(args, "max_train", None), args.random_state)
+                                max_train, args.random_state)
+    if subsamples:
+        _check_rows(y, subsamples, cv, args.random_state)
     return X, y, train
-
-
-def _progress(args: argparse.Namespace) -> bool:
-    return not args.quiet
 
 
 def _note(args: argparse.Namespace, message: str) -> None:
@@ -150,52 +250,38 @@ def _note(args: argparse.Namespace, message: str) -> None:
 
 
 @contextlib.contextmanager
-def _user_errors():
-    """Turn scikit-learn's parameter validation errors raised during fit into CLIError."""
-    from sklearn.utils._param_validation import InvalidParameterError
+def _user_errors() -> Iterator[None]:
+    """Errors caused by the user's values (a parameter, a row of data) as one-line CLIErrors.
 
+    scikit-learn's and the estimator's validation raise ValueError or TypeError with a
+    message that says what is wrong; a parameter so large that the network cannot be built
+    raises MemoryError or OverflowError.
+    """
     try:
         yield
-    except InvalidParameterError as exc:
-        raise CLIError(str(exc).splitlines()[0]) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise CLIError(_first_line(exc)) from None
+    except MemoryError as exc:
+        raise CLIError(f"out of memory ({_first_line(exc) or 'MemoryError'}): are the "
+                       "layer sizes or the batch size far too large?") from None
 
 
-class _ProgressScorer:
-    """A scorer that ticks a tqdm bar per call: progress for in-process CV and grid search."""
-
-    def __init__(self, scoring: str, bar: Any):
-        from sklearn.metrics import get_scorer
-
-        self.scorer = get_scorer(scoring)
-        self.name = scoring
-        self.bar = bar
-
-    def __repr__(self) -> str:  # reports name the scoring, not this wrapper
-        return self.name
-
-    __str__ = __repr__
-
-    def __call__(self, estimator: Any, X: Any, y: Any) -> float:  # noqa: N803
-        score = self.scorer(estimator, X, y)
-        self.bar.update()
-        return score
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _scorer_and_bar(args: argparse.Namespace, total: int, desc: str):
-    from tqdm.auto import tqdm
+def _progress_bar(args: argparse.Namespace, total: int | None, desc: str) -> Any:
+    from ._progress import Progress
 
-    # Ticks only happen in this process; with parallel workers the bar just shows the task.
-    bar = tqdm(total=total if args.n_jobs == 1 else None, desc=desc, leave=False,
-               disable=args.quiet, unit="fit")
-    scoring = _ProgressScorer(args.scoring, bar) if args.n_jobs == 1 else args.scoring
-    return scoring, bar
+    return Progress(total, desc, unit="fit", enabled=not args.quiet)
 
 
 @contextlib.contextmanager
-def _mlp_progress(model: Any, args: argparse.Namespace):
-    """Per-epoch lines of the MLP on stderr (stdout stays for results) unless --quiet."""
+def _epoch_lines(model: Any, args: argparse.Namespace) -> Iterator[None]:
+    """Per-epoch lines of a torch model on stderr (stdout stays for results) unless --quiet."""
     clf = model.named_steps["clf"]
-    if args.quiet or args.model != "mlp" or clf.verbose:
+    if args.quiet or not get_model_spec(args.model).uses_device or clf.verbose:
         yield
         return
     clf.set_params(verbose=1)
@@ -206,56 +292,68 @@ def _mlp_progress(model: Any, args: argparse.Namespace):
         clf.set_params(verbose=0)  # the saved model stays silent, as the user asked
 
 
+def _search_jobs(args: argparse.Namespace) -> int:
+    """The model's rule for parallel fits (one at a time for a torch model on CUDA)."""
+    try:
+        jobs, _ = get_model_spec(args.model).search_n_jobs(args.n_jobs, args.device)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return jobs
+
+
 # -- subcommands -------------------------------------------------------------------------------
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    _check_dataset(args.dataset)
+    _check_device(args.device)
+    models = _check_models(args.models)
+    out = check_output_dir(args.out or _default_out(args.dataset), overwrite=args.overwrite)
+    model_path = check_output_file(out / "best-model.skops", overwrite=True, what="model file")
+
+    from .compare import compare, stratified_subsample
     from .persistence import save_model
     from .reports import comparison_report
 
-    _check_dataset(args.dataset)
-    _check_device(args.device)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    for m in models:
-        if m not in MODEL_NAMES:
-            raise CLIError(f"unknown model {m!r}; known models: {', '.join(MODEL_NAMES)}")
-    out = Path(args.out) if args.out else _default_out(args.dataset)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise CLIError(f"output folder {out} is not empty; pass --overwrite or another --out")
     train = _load(args, "train")
     test = _load(args, "test")
-    X, y = train.data, train.target  # noqa: N806
     max_train = args.max_train
-    if max_train is None and args.quick and len(y) > _QUICK_MAX_TRAIN:
+    if max_train is None and args.quick and len(train.target) > _QUICK_MAX_TRAIN:
         max_train = _QUICK_MAX_TRAIN
         _note(args, f"--quick: training on a stratified subsample of {max_train} rows")
-    from .compare import stratified_subsample
-
-    X, y = stratified_subsample(X, y, max_train, args.random_state)  # noqa: N806
+    subsamples = [get_model_spec(m).subsample(args.quick) for m in models]
+    _check_rows(train.target, [max_train], args.cv, args.random_state)
+    X, y = stratified_subsample(train.data, train.target,  # noqa: N806
+                                max_train, args.random_state)
+    _check_rows(y, subsamples, args.cv, args.random_state)
     start = time.perf_counter()
     with _user_errors():
         result = compare(X, y, test.data, test.target, models=models, quick=args.quick,
                          cv=args.cv, scoring=args.scoring, n_jobs=args.n_jobs,
                          device=args.device, random_state=args.random_state,
                          dataset=args.dataset, image_shape=tuple(train.images.shape[1:]),
-                         progress=_progress(args),
+                         progress=not args.quiet,
                          learning_curve=not args.no_learning_curve)
     elapsed = time.perf_counter() - start
+    raise_if_interrupted()
     report = comparison_report(result, out)
     written = report.write(out, stem="compare")
     best = result.best
-    model_path = save_model(best.estimator, out / "best-model.joblib", dataset=args.dataset,
-                            test_score=best.test_accuracy, overwrite=True,
-                            metadata={"best_params": {k: repr(v)
-                                                      for k, v in best.best_params.items()}})
+    save_model(best.estimator, model_path, dataset=args.dataset,
+               test_score=best.test_accuracy, cv_score=best.selection_cv_mean, overwrite=True,
+               metadata={"best_params": {k: repr(v) for k, v in best.best_params.items()},
+                         "selection": "best selection CV score (same rows and folds for "
+                                      "every model); test accuracy never used to choose"})
     print(result)
-    print(f"\nbest: {best.name} (test accuracy {best.test_accuracy:.4f}); "
-          f"{elapsed:.1f} s in all")
+    print(f"\nbest: {best.name}, chosen by selection CV {args.scoring} "
+          f"{best.selection_cv_mean:.4f} ({result.selection_rows} rows, {result.folds}); "
+          f"test accuracy {best.test_accuracy:.4f}; {elapsed:.1f} s in all")
     print(f"report: {written['html']} (also {written['md'].name}, {written['csv'].name})")
     print(f"best model: {model_path}")
     return 0
 
 
 def _default_out(dataset: str) -> Path:
+    from datetime import datetime
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path.cwd() / f"sknn-mnist-compare-{dataset}-{stamp}"
     out, k = base, 1
@@ -266,25 +364,26 @@ def _default_out(dataset: str) -> Path:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    _check_dataset(args.dataset)
+    _check_device(args.device)
+    out = check_output_file(args.out, overwrite=args.overwrite, what="model file")
+    params = _model_params(args.model, parse_params(args.params))
+    model = _make(args, params, n_jobs=args.n_jobs)
+
     from sklearn.metrics import accuracy_score
 
     from .persistence import save_model
 
-    _check_dataset(args.dataset)
-    _check_device(args.device)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise CLIError(f"{out} already exists; pass --overwrite to replace it")
-    params = _model_params(args.model, parse_params(args.params))
-    model = _make(args, params, n_jobs=args.n_jobs)
     X, y, _ = _train_split(args)  # noqa: N806
     test = _load(args, "test")
     _note(args, f"training {args.model} on {len(y)} rows of {args.dataset}...")
     start = time.perf_counter()
-    with _user_errors(), _mlp_progress(model, args):
+    with _user_errors(), _epoch_lines(model, args):
         model.fit(X, y)
     fit_seconds = time.perf_counter() - start
-    accuracy = float(accuracy_score(test.target, model.predict(test.data)))
+    raise_if_interrupted()  # a half-trained model is never saved
+    with _user_errors():
+        accuracy = float(accuracy_score(test.target, model.predict(test.data)))
     save_model(model, out, dataset=args.dataset, test_score=accuracy, overwrite=args.overwrite,
                metadata={"fit_seconds": fit_seconds, "n_train": int(len(y)),
                          "cli_params": {k: repr(v) for k, v in params.items()}})
@@ -295,7 +394,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_model_file(path: str) -> tuple[Any, dict[str, Any]]:
-    from .persistence import ModelVersionWarning, NotASknnMnistModelError, load_model
+    import warnings
+
+    from .persistence import ModelVersionWarning, load_model
 
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -303,8 +404,10 @@ def _load_model_file(path: str) -> tuple[Any, dict[str, Any]]:
             model, meta = load_model(path, return_metadata=True)
     except FileNotFoundError:
         raise CLIError(f"model file not found: {path}") from None
-    except NotASknnMnistModelError as exc:
-        raise CLIError(str(exc)) from None
+    except IsADirectoryError:
+        raise CLIError(f"{path} is a folder, not a model file") from None
+    except ValueError as exc:  # the persistence module's ModelFileError family
+        raise CLIError(_first_line(exc)) from None
     for w in caught:
         if issubclass(w.category, ModelVersionWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -316,10 +419,11 @@ def _n_features(model: Any) -> int | None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _check_dataset(args.dataset)
+    model, meta = _load_model_file(args.model_file)
+
     from sklearn.metrics import accuracy_score, classification_report
 
-    model, meta = _load_model_file(args.model_file)
-    _check_dataset(args.dataset)
     test = _load(args, "test")
     expected = _n_features(model)
     if expected is not None and expected != test.data.shape[1]:
@@ -327,7 +431,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                        f"has {test.data.shape[1]}; was it trained on "
                        f"{meta.get('dataset') or 'another dataset'}?")
     start = time.perf_counter()
-    y_pred = model.predict(test.data)
+    with _user_errors():
+        y_pred = model.predict(test.data)
     seconds = time.perf_counter() - start
     print(f"accuracy: {accuracy_score(test.target, y_pred):.4f}")
     print(f"predict seconds: {seconds:.2f} ({len(y_pred)} rows)")
@@ -336,51 +441,48 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limit_mlp_jobs(args: argparse.Namespace) -> None:
-    """One MLP fit at a time on a GPU (parallel fits would fight over it), as in compare."""
-    from .compare import mlp_search_n_jobs
-
-    if args.model == "mlp":
-        args.n_jobs, _ = mlp_search_n_jobs(args.n_jobs, args.device)
-
-
 def _cmd_cv(args: argparse.Namespace) -> int:
-    from .reports import cross_validation_report
-
     _check_dataset(args.dataset)
     _check_device(args.device)
+    out = check_output_dir(args.out) if args.out else None
     params = _model_params(args.model, parse_params(args.params))
     model = _make(args, params)
-    _limit_mlp_jobs(args)
-    X, y, _ = _train_split(args)  # noqa: N806
-    n_fits = args.cv * 2  # the progress scorer runs on the test and the train fold
-    scoring, bar = _scorer_and_bar(args, n_fits, f"{args.cv}-fold CV of {args.model}")
-    try:
-        with _user_errors():
-            report = cross_validation_report(
-                model, X, y, cv=args.cv, scoring=scoring, n_jobs=args.n_jobs,
-                name=args.model, dataset=args.dataset, out_dir=args.out,
-                random_state=args.random_state)
-    finally:
-        bar.close()
-    from .compare import format_table
+    n_jobs = _search_jobs(args)
 
+    from ._progress import counted_fits
+    from .compare import format_table
+    from .reports import cross_validation_report
+
+    X, y, _ = _train_split(args, cv=args.cv)  # noqa: N806
+    bar = _progress_bar(args, args.cv, f"{args.cv}-fold CV of {args.model} on {len(y)} rows")
+    with bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
+        # return_train_score=False: one scorer call (one tick) per fitted fold.
+        report = cross_validation_report(
+            model, X, y, cv=args.cv, scoring=scoring, n_jobs=n_jobs, name=args.model,
+            dataset=args.dataset, out_dir=out, random_state=args.random_state,
+            return_train_score=False)
     print(format_table(report.table("folds").rows))
     print()
     print(format_table(report.table("summary").rows))
-    if args.out:
-        written = report.write(args.out, stem="cv")
+    if out is not None:
+        written = report.write(out, stem="cv")
         print(f"\nreport: {written['html']}")
     return 0
 
 
 def _read_grid(path: str | None, model: str, quick: bool) -> dict[str, list[Any]]:
+    import json
+
     if path is None:
         return param_grid(model, quick=quick)
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CLIError(f"parameter grid file not found: {path}") from None
+    except IsADirectoryError:
+        raise CLIError(f"--param-grid {path} is a folder; give a JSON file") from None
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CLIError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) and v
@@ -395,71 +497,80 @@ def _read_grid(path: str | None, model: str, quick: bool) -> dict[str, list[Any]
 
 
 def _cmd_grid_search(args: argparse.Namespace) -> int:
-    from sklearn.model_selection import ParameterGrid, StratifiedKFold
-
-    from .compare import _search, format_params, format_table, stratified_subsample
-    from .models import get_model_spec
-    from .plots import plot_cv_param_scores
-    from .reports import Report, Table, _cv_results_rows
-
     _check_dataset(args.dataset)
     _check_device(args.device)
+    out = check_output_dir(args.out) if args.out else None
     grid = _read_grid(args.param_grid, args.model, args.quick)
-    X, y, _ = _train_split(args)  # noqa: N806
+    n_jobs = _search_jobs(args)
     spec = get_model_spec(args.model)
-    subsample = spec.quick_grid_subsample if args.quick else spec.grid_subsample
-    X, y = stratified_subsample(X, y, subsample, args.random_state)  # noqa: N806
-    _limit_mlp_jobs(args)
+
+    from ._progress import counted_fits
+    from .compare import describe_folds, format_params, format_table, grid_search, make_folds
+    from .compare import stratified_subsample as subsample
+    from .models import make_model
+    from .reports import grid_search_report
+
+    rows = spec.subsample(args.quick)
+    X, y, _ = _train_split(args, cv=args.cv, subsamples=[rows])  # noqa: N806
+    X, y = subsample(X, y, rows, args.random_state)  # noqa: N806
     model = make_model(args.model, random_state=args.random_state, device=args.device)
-    n_candidates = len(ParameterGrid(grid))
-    scoring, bar = _scorer_and_bar(args, n_candidates * args.cv,
-                                   f"grid search of {args.model}: {n_candidates} candidates")
-    try:
-        with _user_errors():
-            search = _search(model, grid, X, y, scoring=scoring, n_jobs=args.n_jobs,
-                             cv=StratifiedKFold(args.cv, shuffle=True,
-                                                random_state=args.random_state))
-    finally:
-        bar.close()
-    rows = _cv_results_rows(search.cv_results_)
-    print(format_table(rows))
+    n_fits = args.cv * _n_candidates(grid)
+    bar = _progress_bar(args, n_fits, f"grid search of {args.model} on {len(y)} rows")
+    folds = make_folds(args.cv, args.random_state)
+    with bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
+        search = grid_search(model, grid, X, y, scoring=scoring, n_jobs=n_jobs, cv=folds)
+    report = grid_search_report(search, folds, name=args.model, dataset=args.dataset,
+                                n_rows=len(y), scoring=args.scoring, out_dir=out)
+    print(format_table(report.table("grid").rows))
     print(f"\nbest: {format_params(search.best_params_)} "
-          f"(mean CV {args.scoring} {search.best_score_:.4f}, {len(y)} rows)")
-    if args.out:
-        out = Path(args.out)
-        image = plot_cv_param_scores(search.cv_results_, out / f"{args.model}-cv-params.png",
-                                     score_name=args.scoring)
-        report = Report(f"Grid search of {args.model} on {args.dataset}",
-                        [Table("grid", f"{args.cv}-fold CV on {len(y)} rows", rows)],
-                        {"Mean CV score per parameter": image},
-                        [f"best: {format_params(search.best_params_)}"],
-                        source=search.cv_results_)
+          f"(mean CV {args.scoring} {search.best_score_:.4f}, {len(y)} rows, "
+          f"{describe_folds(folds)})")
+    if out is not None:
         written = report.write(out, stem="grid-search")
         print(f"report: {written['html']}")
     return 0
 
 
+def _n_candidates(grid: dict[str, list[Any]]) -> int:
+    n = 1
+    for values in grid.values():
+        n *= len(values)
+    return n
+
+
 def _read_rows(path: Path) -> np.ndarray:
+    import csv
+
+    import numpy as np
+
+    if path.is_dir():
+        raise CLIError(f"{path} is a folder; give a .npy or .csv file")
     if not path.is_file():
         raise CLIError(f"input file not found: {path}")
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv"):
+        raise CLIError(f"{path}: unsupported file type {suffix!r}; use .npy or .csv")
     try:
         if suffix == ".npy":
             rows = np.load(path, allow_pickle=False)
-        elif suffix == ".csv":
+        else:
             with path.open(newline="", encoding="utf-8") as fh:
                 lines = [r for r in csv.reader(fh) if r]
             if lines and not _is_number(lines[0][0]):
                 lines = lines[1:]  # a header row
             rows = np.array(lines, dtype=float)
-        else:
-            raise CLIError(f"{path}: unsupported file type {suffix!r}; use .npy or .csv")
-    except ValueError as exc:
-        raise CLIError(f"{path}: cannot read pixel rows ({exc})") from None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise CLIError(f"{path}: cannot read pixel rows ({_first_line(exc)})") from None
+    if rows.dtype.kind not in "biuf":
+        raise CLIError(f"{path}: pixel rows must be numbers, got dtype {rows.dtype}")
     if rows.ndim == 1:
         rows = rows.reshape(1, -1)
     elif rows.ndim > 2:
         rows = rows.reshape(rows.shape[0], -1)  # a stack of images
+    if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+        r, c = np.argwhere(~np.isfinite(rows))[0]
+        raise CLIError(f"{path}: row {r + 1}, column {c + 1} is {rows[r, c]}; pixel values "
+                       "must be finite numbers")
     return rows
 
 
@@ -472,16 +583,18 @@ def _is_number(text: str) -> bool:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    batches = [(path, _read_rows(Path(path))) for path in args.files]
     model, _ = _load_model_file(args.model_file)
     expected = _n_features(model)
-    batches = [(path, _read_rows(Path(path))) for path in args.files]
     for path, rows in batches:
         if expected is not None and rows.shape[1] != expected:
             raise CLIError(f"{path} has {rows.shape[1]} columns but the model expects "
                            f"{expected} (one row of pixels per image)")
     for _, rows in batches:
         if len(rows):
-            for label in model.predict(rows):
+            with _user_errors():
+                labels = model.predict(rows)
+            for label in labels:
                 print(label)
     return 0
 
@@ -489,11 +602,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------------
 def _add_dataset_args(p: argparse.ArgumentParser, *, required: bool = True,
                       train: bool = True) -> None:
-    from .datasets import list_datasets
-
-    names = ", ".join(list_datasets())
+    # The names are not listed here: that would import the datasets package (and
+    # scikit-learn) just to print --help. An unknown name's error lists them.
     p.add_argument("--dataset", required=required, default=None if required else "digits",
-                   metavar="NAME", help=f"dataset: {names}"
+                   metavar="NAME", help="dataset: digits (bundled, offline), mnist, "
+                   "fashion-mnist, kmnist...; `python -m sknn_mnist.datasets list` lists them"
                    + ("" if required else " (default: digits)"))
     p.add_argument("--data-home", metavar="DIR", help="dataset cache folder")
     p.add_argument("--idx-dir", metavar="DIR",
@@ -510,7 +623,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_args(p: argparse.ArgumentParser, *, n_jobs_help: str) -> None:
-    p.add_argument("--n-jobs", type=int, default=-1, metavar="N", help=n_jobs_help)
+    p.add_argument("--n-jobs", type=_n_jobs, default=-1, metavar="N", help=n_jobs_help)
     p.add_argument("--device", default="auto",
                    help="the MLP's device: auto (CUDA if available), cpu, cuda, cuda:N")
 
@@ -525,6 +638,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _n_jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 jobs run nothing: use 1, N, or -1 for all cores")
+    return value
+
+
 def _cv_folds(text: str) -> int:
     value = _positive_int(text)
     if value < 2:
@@ -532,86 +655,83 @@ def _cv_folds(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``sknn-mnist`` argument parser."""
-    parser = _Parser(prog="sknn-mnist",
-                     description="Compare, train, evaluate and use digit classifiers: a "
-                     "PyTorch MLP (skorch), an RBF SVC and a random forest.")
-    parser.add_argument("--version", action="version", version=f"sknn_mnist {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    models = ", ".join(MODEL_NAMES)
-    params_help = ("classifier parameters as name=value, values as Python literals, e.g. "
-                   "hidden_layer_sizes=(256,128) max_iter=5 activation=tanh")
+#: (name, help, description, function that adds the options and sets ``func``). Other
+#: modules' subcommands are added to this list, or with :func:`add_subcommand`.
+Subcommand = tuple[str, str, str, Callable[[argparse.ArgumentParser], None]]
 
-    p = sub.add_parser("compare", help="grid-search, refit and test the three models",
-                       description="Grid-search each model on the training set (stratified "
-                       "K-fold CV), refit the best on the whole training set, test it on the "
-                       "test set; print the table and write CSV/Markdown/HTML reports, plots "
-                       "and the best model into --out.")
+
+def _setup_compare(p: argparse.ArgumentParser) -> None:
     _add_dataset_args(p, required=False)
     p.add_argument("--quick", action="store_true",
-                   help="tiny grids (and at most 10000 training rows): a smoke test, or the "
-                   "digits quick start in about a minute")
+                   help="tiny grids and at most 10000 training rows: a smoke test (digits: "
+                   "about 25 s on 2 busy CPU cores, see the README)")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: ./sknn-mnist-compare-DATASET-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
-    _add_run_args(p, n_jobs_help="grid-search fits run at once (-1: all cores; the MLP "
-                  "uses 1 on CUDA) (default: -1)")
+    _add_run_args(p, n_jobs_help="fits run at once (-1: all cores; the MLP uses 1 on "
+                  "CUDA) (default: -1)")
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="CV folds (default: 3)")
-    p.add_argument("--scoring", default="accuracy", help="CV scoring (default: accuracy)")
+    p.add_argument("--scoring", default="accuracy",
+                   help="CV scoring, used to choose the best model (default: accuracy)")
     p.add_argument("--models", default=",".join(MODEL_NAMES),
-                   help=f"comma-separated subset of {models} (default: all)")
+                   help=f"comma-separated subset of {', '.join(MODEL_NAMES)} (default: all)")
     p.add_argument("--no-learning-curve", action="store_true",
                    help="skip the extra MLP fit (10%% of the training rows held out) that "
                    "draws the learning curve with validation accuracy per epoch")
     _add_common(p)
     p.set_defaults(func=_cmd_compare)
 
-    p = sub.add_parser("train", help="train one model and save it",
-                       description="Train a model on the training set, print its test "
-                       "accuracy and save it (joblib, with metadata).")
+
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="MODEL",
-                   help=f"one of {models}")
+                   help=f"one of {', '.join(MODEL_NAMES)}")
+
+
+def _add_params_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("params", nargs="*", metavar="param=value",
+                   help="classifier parameters as name=value, values as Python literals; "
+                   f"quote tuples for the shell, e.g. {_PARAMS_EXAMPLE}")
+
+
+def _setup_train(p: argparse.ArgumentParser) -> None:
+    _add_model_arg(p)
     _add_dataset_args(p)
-    p.add_argument("--out", required=True, metavar="FILE", help="model file (.joblib)")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="model file (.skops; checked before training)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _add_run_args(p, n_jobs_help="the random forest's n_jobs (default: -1, all cores)")
-    p.add_argument("params", nargs="*", metavar="param=value", help=params_help)
+    _add_params_arg(p)
     _add_common(p)
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="test accuracy and classification report of a model",
-                       description="Print a saved model's accuracy and classification report "
-                       "on a dataset's test set.")
+
+def _setup_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_file", metavar="MODEL_FILE", help="a file saved by train/compare")
     _add_dataset_args(p, train=False)
     _add_common(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("cv", help="cross-validate one model",
-                       description="K-fold cross-validation of a model on the training set: "
-                       "per-fold scores and timings; with --out, CSV/Markdown/HTML reports.")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="MODEL",
-                   help=f"one of {models}")
+
+def _setup_cv(p: argparse.ArgumentParser) -> None:
+    _add_model_arg(p)
     _add_dataset_args(p)
     p.add_argument("--cv", type=_cv_folds, default=5, metavar="K", help="folds (default: 5)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report into DIR")
     _add_run_args(p, n_jobs_help="folds fitted at once (default: -1, all cores; "
                   "the MLP uses 1 on CUDA)")
-    p.add_argument("params", nargs="*", metavar="param=value", help=params_help)
+    _add_params_arg(p)
     _add_common(p)
     p.set_defaults(func=_cmd_cv)
 
-    p = sub.add_parser("grid-search", help="grid-search one model",
-                       description="Grid search with K-fold CV on the training set (the SVC "
-                       "on a stratified subsample); prints every candidate and the best.")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="MODEL",
-                   help=f"one of {models}")
+
+def _setup_grid_search(p: argparse.ArgumentParser) -> None:
+    _add_model_arg(p)
     _add_dataset_args(p)
     p.add_argument("--param-grid", metavar="FILE",
-                   help='JSON object of lists, e.g. {"C": [1, 10]} (default: the built-in grid)')
+                   help='JSON object of lists, e.g. {"C": [1, 10], "gamma": ["scale", 0.02]}; '
+                   "tuples as lists: {\"hidden_layer_sizes\": [[100], [256, 128]]} "
+                   "(default: the built-in grid)")
     p.add_argument("--quick", action="store_true", help="the tiny built-in grid")
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="folds (default: 3)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
@@ -621,13 +741,51 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=_cmd_grid_search)
 
-    p = sub.add_parser("predict", help="predict the labels of pixel rows",
-                       description="Print one predicted label per row of each FILE (.npy, or "
-                       ".csv of pixel rows with an optional header), in order.")
+
+def _setup_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_file", metavar="MODEL_FILE", help="a file saved by train/compare")
-    p.add_argument("files", nargs="+", metavar="FILE", help=".npy or .csv pixel rows")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help=".npy (an array of shape (n_rows, n_pixels) or (n_rows, h, w)) or "
+                   ".csv (one row of n_pixels numbers per line, optional header)")
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    ("compare", "grid-search the models, choose the best by CV, test them",
+     "Grid-search each model on the training set (stratified, shuffled K-fold CV), choose "
+     "the best by cross-validation on the same rows and folds for every model, refit every "
+     "model on the whole training set and test it once; print the table and write "
+     "CSV/Markdown/HTML reports, plots and the best model into --out.", _setup_compare),
+    ("train", "train one model and save it",
+     "Train a model on the training set, print its test accuracy and save it (with "
+     "metadata).", _setup_train),
+    ("evaluate", "test accuracy and classification report of a model",
+     "Print a saved model's accuracy and classification report on a dataset's test set.",
+     _setup_evaluate),
+    ("cv", "cross-validate one model",
+     "K-fold cross-validation (stratified, shuffled, seeded by --random-state) of a model on "
+     "the training set: per-fold scores and timings; with --out, CSV/Markdown/HTML reports.",
+     _setup_cv),
+    ("grid-search", "grid-search one model",
+     "Grid search with K-fold CV (stratified, shuffled, seeded by --random-state: the folds "
+     "compare uses) on the training set (the SVC on a stratified subsample); prints every "
+     "candidate and the best.", _setup_grid_search),
+    ("predict", "predict the labels of pixel rows",
+     "Print one predicted label per row of each FILE, in order.", _setup_predict),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sknn-mnist`` argument parser: one subparser per entry of :data:`SUBCOMMANDS`."""
+    parser = _Parser(prog="sknn-mnist",
+                     description="Compare, train, evaluate and use digit classifiers: a "
+                     "PyTorch MLP (skorch), an RBF SVC and a random forest.")
+    parser.add_argument("--version", action="version", version=f"sknn_mnist {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, help_text, description, setup in SUBCOMMANDS:
+        setup(sub.add_parser(name, help=help_text, description=description))
     return parser
 
 
@@ -642,7 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on a user error, 130 when interrupted.
+        0 on success, 2 on a user error (:class:`CLIError`, one line on stderr), 130 when
+        interrupted (Ctrl-C; nothing half-trained is saved).
     """
     parser = build_parser()
     try:
@@ -650,7 +809,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
-        return args.func(args)
+        with catch_sigint():
+            return args.func(args)
     except CLIError as exc:
         print(f"sknn-mnist {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,18 +1,30 @@
-"""``compare``: grid-search each model on the training set, refit the best, test it.
+"""``compare``: grid-search each model, choose the best by cross-validation, test it once.
+
+The method
+----------
+1. **One fold policy everywhere**: :func:`make_folds` (stratified, shuffled, seeded by
+   ``random_state``), in ``compare``, ``sknn-mnist cv`` and ``sknn-mnist grid-search``, so
+   the same configuration gets the same CV score wherever it is run.
+2. **Grid search** of each model on its training rows (all of them, or a stratified
+   subsample for models whose fit time grows fast with the rows: the SVC).
+3. **Selection on equal terms**: each model's best configuration is cross-validated with
+   the same folds on the same rows (the smallest grid-search subsample: the rows every
+   model was searched on or can afford). A model whose grid search already ran on exactly
+   these rows reuses its score (same rows, same folds: the same number). The model with
+   the best *selection* CV score is the best model. The test set plays no part in it.
+4. **Refit** every model's best configuration on the whole training set and score it
+   **once** on the test set, for the report.
 
 How ``n_jobs`` and ``device`` interact
 --------------------------------------
 - ``n_jobs`` is the number of grid-search fits run at once (joblib's loky processes).
-- The MLP's ``device`` is resolved first. On CUDA its grid search runs with ``n_jobs=1``
-  whatever ``n_jobs`` says: several processes training on one GPU would each hold their own
-  CUDA context and fight for the same memory and compute, which is slower and can run out
-  of memory. The GPU is used one fit at a time, and that is fast.
-- On the CPU (and always for the SVC and the random forest) the grid search runs ``n_jobs``
-  fits in parallel. Each worker is limited to ``cpu_count // n_jobs`` threads (torch,
-  OpenMP and BLAS, through joblib's ``inner_max_num_threads``), so that 2 workers on 2 cores
-  do not each start 2 torch threads and oversubscribe the CPU.
-- The refit of the best candidate runs in this process, with all cores (the random forest
-  gets ``n_jobs`` as its own ``n_jobs``).
+- A torch model (``ModelSpec.uses_device``) resolves its ``device`` first. On CUDA its grid
+  search runs one fit at a time: several processes on one GPU would each hold a CUDA
+  context and fight for its memory. On the CPU it runs ``n_jobs`` fits like the others;
+  each worker gets ``cpu_count // n_jobs`` threads (:func:`~sknn_mnist._parallel.shared_cores`)
+  so that 2 workers on 2 cores do not oversubscribe the CPU.
+- The refit runs in this process with all cores (a model with its own ``n_jobs``, the
+  random forest, gets ``n_jobs``).
 """
 
 from __future__ import annotations
@@ -23,30 +35,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
-from tqdm.auto import tqdm
 
+from ._interrupt import raise_if_interrupted
+from ._io import square_shape
 from ._parallel import shared_cores
-from .models import MODEL_NAMES, get_model_spec, make_model, param_grid
+from ._progress import Progress, counted_fits
+from .models import MODEL_NAMES, ModelSpec, get_model_spec, make_model
 
 __all__ = [
     "ComparisonResult",
     "ModelResult",
     "compare",
+    "cross_validate_model",
+    "describe_folds",
+    "format_params",
     "format_table",
-    "mlp_search_n_jobs",
+    "grid_search",
+    "make_folds",
     "square_shape",
     "stratified_subsample",
 ]
 
 
+def make_folds(cv: int, random_state: int | None = 0) -> StratifiedKFold:
+    """The package's one fold policy: ``cv`` stratified, shuffled folds seeded by
+    ``random_state``."""
+    return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+
+
+def describe_folds(folds: Any) -> str:
+    """One line for reports: ``"3-fold StratifiedKFold, shuffled, random_state=0"``."""
+    if isinstance(folds, StratifiedKFold):
+        shuffled = (f"shuffled, random_state={folds.random_state}" if folds.shuffle
+                    else "not shuffled")
+        return f"{folds.n_splits}-fold StratifiedKFold, {shuffled}"
+    return repr(folds)
+
+
 @dataclass
 class ModelResult:
-    """The outcome of one model's grid search, refit and test.
+    """The outcome of one model's grid search, selection CV, refit and test.
 
     Attributes
     ----------
@@ -55,15 +87,16 @@ class ModelResult:
     best_params : dict
         Best grid candidate (pipeline keys).
     cv_mean, cv_std : float
-        Mean and standard deviation over the folds of the best candidate's CV score.
+        Mean and standard deviation over the folds of the best candidate's grid-search CV
+        score (on ``n_search_samples`` rows).
+    selection_cv_mean, selection_cv_std : float
+        The best candidate's CV score on the selection rows, the same rows and folds for
+        every model: what the best model is chosen by.
     test_accuracy : float
-        Accuracy of the refit best pipeline on the test set.
-    fit_seconds : float
-        Wall time of the refit on the whole training set.
-    predict_seconds : float
-        Wall time of predicting the whole test set.
-    search_seconds : float
-        Wall time of the grid search.
+        Accuracy of the refit best pipeline on the test set (reported, never used to choose).
+    fit_seconds, predict_seconds, search_seconds : float
+        Wall times of the refit on the whole training set, of predicting the test set, and
+        of the grid search.
     cv_results : dict
         ``GridSearchCV.cv_results_``.
     estimator : Pipeline
@@ -71,19 +104,18 @@ class ModelResult:
     y_pred : ndarray
         Its predictions on the test set.
     n_search_samples : int
-        Rows the grid search ran on (less than the training set for the SVC subsample).
+        Rows the grid search ran on.
     n_jobs : int
         Parallel fits used for the grid search.
     device : str or None
-        Where the MLP trained (``"cpu"``, ``"cuda:0"``); None for the other models.
+        Where a torch model trained (``"cpu"``, ``"cuda:0"``); None for the others.
     scoring : str
         The CV scoring.
     learning_curve_estimator : Pipeline or None
-        MLP only (with ``learning_curve=True``): the best configuration fitted once more
-        with ``validation_fraction`` of the training rows held out and
-        ``early_stopping=True, n_iter_no_change=inf`` (all epochs run), so that its
-        ``loss_curve_`` and ``validation_scores_`` show over- or under-fitting. The
-        refit ``estimator`` trains on every row and records no validation score.
+        Models with ``ModelSpec.learning_curve`` (with ``learning_curve=True``): the best
+        configuration fitted once more with ``validation_fraction`` of the training rows
+        held out and ``early_stopping=True, n_iter_no_change=inf`` (all epochs run), so
+        that its ``loss_curve_`` and ``validation_scores_`` show over- or under-fitting.
     """
 
     name: str
@@ -91,6 +123,8 @@ class ModelResult:
     best_params: dict[str, Any]
     cv_mean: float
     cv_std: float
+    selection_cv_mean: float
+    selection_cv_std: float
     test_accuracy: float
     fit_seconds: float
     predict_seconds: float
@@ -109,13 +143,14 @@ class ModelResult:
         return {
             "model": self.name,
             "best_params": format_params(self.best_params),
-            f"cv_{self.scoring}_mean": self.cv_mean,
-            f"cv_{self.scoring}_std": self.cv_std,
+            f"selection_cv_{self.scoring}": self.selection_cv_mean,
+            f"selection_cv_{self.scoring}_std": self.selection_cv_std,
+            f"grid_cv_{self.scoring}": self.cv_mean,
+            "grid_rows": self.n_search_samples,
             "test_accuracy": self.test_accuracy,
             "fit_seconds": self.fit_seconds,
             "predict_seconds": self.predict_seconds,
             "search_seconds": self.search_seconds,
-            "search_rows": self.n_search_samples,
             "n_jobs": self.n_jobs,
             "device": self.device or "",
         }
@@ -132,9 +167,9 @@ class ComparisonResult:
     dataset : str or None
         Dataset name, for reports.
     X_test, y_test : ndarray
-        The test set (for confusion matrices and the misclassified gallery).
+        The test set (for confusion matrices and the misclassified galleries).
     image_shape : tuple of int or None
-        Shape of one image (8x8, 28x28), for the gallery.
+        Shape of one image (8x8, 28x28), for the galleries.
     n_train : int
         Training rows.
     cv : int
@@ -143,6 +178,10 @@ class ComparisonResult:
         CV scoring.
     quick : bool
         Whether the quick grids were used.
+    folds : str
+        The fold policy, in words (:func:`describe_folds`).
+    selection_rows : int
+        Rows of the selection CV (the same for every model).
     """
 
     results: dict[str, ModelResult]
@@ -154,6 +193,8 @@ class ComparisonResult:
     cv: int
     scoring: str
     quick: bool
+    folds: str = ""
+    selection_rows: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ModelResult:
@@ -167,8 +208,12 @@ class ComparisonResult:
 
     @property
     def best(self) -> ModelResult:
-        """The model with the highest test accuracy."""
-        return max(self.results.values(), key=lambda r: r.test_accuracy)
+        """The model with the highest selection CV score (ties: the first one run).
+
+        Chosen by cross-validation on the same rows and folds for every model; the test
+        accuracy is reported but never used to choose.
+        """
+        return max(self.results.values(), key=lambda r: r.selection_cv_mean)
 
     def summary(self) -> list[dict[str, Any]]:
         """The comparison table: one dict per model."""
@@ -217,47 +262,109 @@ def stratified_subsample(
     return X_sub, y_sub
 
 
-def mlp_search_n_jobs(n_jobs: int | None, device: str) -> tuple[int, str]:
-    """Parallel grid-search fits for the MLP, and the device it resolves to.
-
-    Returns ``(1, "cuda:N")`` when the MLP trains on a GPU (one fit at a time on one GPU),
-    else ``(effective_n_jobs(n_jobs), "cpu")``.
-
-    Raises
-    ------
-    ValueError
-        ``device`` names CUDA but CUDA is not available.
-    """
-    from ._device import resolve_device
-
-    resolved = resolve_device(device)
-    if resolved.type == "cuda":
-        return 1, str(resolved)
-    return effective_n_jobs(n_jobs), str(resolved)
-
-
-def _search(
-    pipe: Pipeline,
+def grid_search(
+    estimator: Any,
     grid: Mapping[str, list[Any]],
     X: np.ndarray,  # noqa: N803
     y: np.ndarray,
     *,
     cv: Any,
-    scoring: Any,
-    n_jobs: int,
+    scoring: Any = "accuracy",
+    n_jobs: int | None = None,
 ) -> GridSearchCV:
-    search = GridSearchCV(pipe, dict(grid), cv=cv, scoring=scoring, n_jobs=n_jobs, refit=False,
-                          error_score="raise")
+    """Run a :class:`~sklearn.model_selection.GridSearchCV` (no refit) with shared cores.
+
+    Candidates that fail raise (``error_score="raise"``): a broken configuration is an error
+    to fix, not a NaN row to rank. Parallel workers share the cores
+    (:func:`~sknn_mnist._parallel.shared_cores`); an enclosing joblib
+    ``parallel_config(backend=...)`` (dask) is used as it is.
+
+    Returns
+    -------
+    GridSearchCV
+        Fitted; read ``cv_results_``, ``best_params_``, ``best_score_``.
+    """
+    search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scoring, n_jobs=n_jobs,
+                          refit=False, error_score="raise")
     with shared_cores(n_jobs):
         search.fit(X, y)
+    raise_if_interrupted()
     return search
+
+
+def cross_validate_model(
+    estimator: Any,
+    X: np.ndarray,  # noqa: N803
+    y: np.ndarray,
+    *,
+    cv: Any,
+    scoring: Any = "accuracy",
+    n_jobs: int | None = None,
+    return_train_score: bool = False,
+) -> dict[str, Any]:
+    """:func:`~sklearn.model_selection.cross_validate` with shared cores (see
+    :func:`grid_search`)."""
+    from sklearn.model_selection import cross_validate
+
+    with shared_cores(n_jobs):
+        scores = cross_validate(estimator, X, y, cv=cv, scoring=scoring, n_jobs=n_jobs,
+                                return_train_score=return_train_score, error_score="raise")
+    raise_if_interrupted()
+    return scores
+
+
+@dataclass
+class _Searched:
+    spec: ModelSpec
+    pipe: Pipeline
+    search: GridSearchCV
+    rows: int
+    jobs: int
+    seconds: float
+
+
+def _search_model(spec: ModelSpec, grid: Mapping[str, list[Any]], X: np.ndarray,  # noqa: N803
+                  y: np.ndarray, *, subsample: int | None, folds: Any, scoring: str,
+                  n_jobs: int | None, device: str, random_state: int | None,
+                  progress: Progress) -> _Searched:
+    jobs, resolved = spec.search_n_jobs(n_jobs, device)
+    pipe = make_model(spec.name, random_state=random_state, device=resolved or "auto")
+    X_s, y_s = stratified_subsample(X, y, subsample, random_state)  # noqa: N806
+    progress.set_description(f"{spec.name}: grid search on {len(y_s)} rows")
+    start = time.perf_counter()
+    with counted_fits(scoring, progress) as scorer:
+        search = grid_search(pipe, grid, X_s, y_s, cv=folds, scoring=scorer, n_jobs=jobs)
+    return _Searched(spec, pipe, search, len(y_s), jobs, time.perf_counter() - start)
+
+
+def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray, *,  # noqa: N803
+                     folds: Any, scoring: str, progress: Progress) -> tuple[float, float]:
+    i = s.search.best_index_
+    if s.rows == len(y_sel):
+        # Same stratified subsample (same size and seed) and same folds: the same score.
+        return (float(s.search.cv_results_["mean_test_score"][i]),
+                float(s.search.cv_results_["std_test_score"][i]))
+    progress.set_description(f"{s.spec.name}: selection CV on {len(y_sel)} rows")
+    best = clone(s.pipe).set_params(**s.search.best_params_)
+    with counted_fits(scoring, progress) as scorer:
+        scores = cross_validate_model(best, X_sel, y_sel, cv=folds, scoring=scorer,
+                                      n_jobs=s.jobs)["test_score"]
+    return float(np.mean(scores)), float(np.std(scores))
 
 
 def _fit_learning_curve(best: Pipeline, X: np.ndarray, y: np.ndarray) -> Pipeline:  # noqa: N803
     # Early stopping that never stops: the estimator then holds out a stratified
     # validation_fraction and scores it every epoch, which the refit on all rows cannot.
     curve = clone(best).set_params(clf__early_stopping=True, clf__n_iter_no_change=np.inf)
-    return curve.fit(X, y)
+    curve.fit(X, y)
+    raise_if_interrupted()
+    return curve
+
+
+def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - start
 
 
 def compare(
@@ -269,55 +376,56 @@ def compare(
     models: Iterable[str] = MODEL_NAMES,
     quick: bool = False,
     param_grids: Mapping[str, Mapping[str, list[Any]]] | None = None,
+    subsamples: Mapping[str, int | None] | None = None,
     cv: int = 3,
     scoring: str = "accuracy",
     n_jobs: int | None = None,
     device: str = "auto",
     random_state: int | None = 0,
-    svc_subsample: int | None | str = "default",
     dataset: str | None = None,
     image_shape: tuple[int, ...] | None = None,
     progress: bool = False,
     learning_curve: bool = True,
 ) -> ComparisonResult:
-    """Grid-search each model on the training set, refit the best, score it on the test set.
+    """Grid-search each model, choose the best by CV on equal terms, test every model once.
+
+    See the module docstring for the method.
 
     Parameters
     ----------
     X_train, y_train : array-like
         Training data (pixels, any scale) and labels.
     X_test, y_test : array-like
-        Held-out test data, used only for the final score of each refit best model.
-    models : iterable of {'mlp', 'svm', 'rf'}, default=all three
-        Which models to compare, in order.
+        Held-out test data, used only for the final score of each refit model.
+    models : iterable of str, default=all
+        Names in :data:`~sknn_mnist.models.MODEL_SPECS`, in the order to run.
     quick : bool, default=False
-        Use the tiny grids (:func:`~sknn_mnist.models.param_grid` with ``quick=True``).
+        Use the tiny grids and subsamples of each model's spec.
     param_grids : dict, optional
         Grids that replace the defaults, by model name (pipeline keys, ``clf__...``).
+    subsamples : dict, optional
+        Grid-search rows that replace the spec's, by model name (``None``: all rows).
     cv : int, default=3
-        Stratified, shuffled folds (seeded by ``random_state``).
+        Folds of :func:`make_folds`.
     scoring : str, default='accuracy'
-        scikit-learn scorer name for the grid search. The test score is always accuracy.
+        scikit-learn scorer name for the grid search and the selection. The test score is
+        always accuracy.
     n_jobs : int or None, default=None
-        Grid-search fits run at once; see the module docstring for how it meets ``device``.
+        Fits run at once; see the module docstring for how it meets ``device``.
     device : str, default='auto'
-        The MLP's device.
+        The torch models' device.
     random_state : int or None, default=0
-        Seed of the models, the folds and the SVC subsample.
-    svc_subsample : int, None or 'default'
-        Rows of the stratified subsample the SVC grid search runs on; ``None``: all rows;
-        ``'default'``: :data:`~sknn_mnist.models.SVC_GRID_SUBSAMPLE` (or the quick value).
+        Seed of the models, the folds and the subsamples.
     dataset : str, optional
         Dataset name, recorded for reports.
     image_shape : tuple of int, optional
         Shape of one image; default: square images when the feature count is a square.
     progress : bool, default=False
-        Show a tqdm progress bar on stderr.
+        Show progress on stderr, counted in fits.
     learning_curve : bool, default=True
-        Fit the MLP's best configuration once more with 10% of the training rows held out,
-        for a learning curve with validation accuracy per epoch
-        (``ModelResult.learning_curve_estimator``). It costs one more MLP fit; the refit
-        model and the test score are not affected.
+        Fit the best configuration of models with ``ModelSpec.learning_curve`` once more
+        with 10% of the training rows held out, for a learning curve with validation
+        accuracy per epoch. One more fit; the refit model and test score are unaffected.
 
     Returns
     -------
@@ -325,94 +433,84 @@ def compare(
     """
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)  # noqa: N806
     X_test, y_test = np.asarray(X_test), np.asarray(y_test)  # noqa: N806
-    models = list(models)
-    for name in models:
-        get_model_spec(name)
+    specs = [get_model_spec(name) for name in models]
+    if not specs:
+        raise ValueError("models is empty: name at least one model")
     if image_shape is None:
         image_shape = square_shape(X_train.shape[1])
-    splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    mlp_jobs, mlp_device = (
-        mlp_search_n_jobs(n_jobs, device) if "mlp" in models else (1, None)
-    )
-
-    results: dict[str, ModelResult] = {}
-    steps = 3 * len(models) + int(learning_curve and "mlp" in models)
-    bar = tqdm(total=steps, disable=not progress, unit="step", leave=False)
+    folds = make_folds(cv, random_state)
+    grids = {s.name: dict((param_grids or {}).get(s.name) or s.param_grid(quick)) for s in specs}
+    rows = {s.name: (subsamples or {}).get(s.name, s.subsample(quick)) for s in specs}
+    # The rows every model can afford to be cross-validated on: the smallest subsample.
+    limits = [n for n in rows.values() if n is not None]
+    X_sel, y_sel = stratified_subsample(  # noqa: N806
+        X_train, y_train, min(limits) if limits else None, random_state)
+    n_fits = sum(cv * _n_candidates(grids[s.name])
+                 + (cv if _rows(rows[s.name], len(y_train)) != len(y_sel) else 0)
+                 for s in specs)
+    bar = Progress(n_fits, "compare", enabled=progress)
     try:
-        for name in models:
-            spec = get_model_spec(name)
-            grid = (param_grids or {}).get(name) or param_grid(name, quick=quick)
-            pipe = make_model(name, random_state=random_state,
-                              device=mlp_device if name == "mlp" else "auto")
-            subsample = spec.quick_grid_subsample if quick else spec.grid_subsample
-            if name == "svm" and svc_subsample != "default":
-                subsample = svc_subsample
-            X_s, y_s = stratified_subsample(X_train, y_train, subsample, random_state)  # noqa: N806
-            jobs = mlp_jobs if name == "mlp" else effective_n_jobs(n_jobs)
-
-            bar.set_description(f"{name}: grid search on {len(y_s)} rows")
-            start = time.perf_counter()
-            search = _search(pipe, grid, X_s, y_s, cv=splitter, scoring=scoring, n_jobs=jobs)
-            search_seconds = time.perf_counter() - start
-            bar.update()
-
-            bar.set_description(f"{name}: refit on {len(y_train)} rows")
-            best = clone(pipe).set_params(**search.best_params_)
-            if name == "rf":
-                best.set_params(clf__n_jobs=n_jobs)
-            start = time.perf_counter()
-            best.fit(X_train, y_train)
-            fit_seconds = time.perf_counter() - start
-            bar.update()
-
-            bar.set_description(f"{name}: predict {len(y_test)} rows")
-            start = time.perf_counter()
-            y_pred = best.predict(X_test)
-            predict_seconds = time.perf_counter() - start
-            bar.update()
-
-            curve_estimator = None
-            if name == "mlp" and learning_curve:
-                bar.set_description(f"{name}: learning curve, 10% of {len(y_train)} rows held out")
-                curve_estimator = _fit_learning_curve(best, X_train, y_train)
-                bar.update()
-
-            i = search.best_index_
-            results[name] = ModelResult(
-                name=name,
-                title=spec.title,
-                best_params=dict(search.best_params_),
-                cv_mean=float(search.cv_results_["mean_test_score"][i]),
-                cv_std=float(search.cv_results_["std_test_score"][i]),
-                test_accuracy=float(accuracy_score(y_test, y_pred)),
-                fit_seconds=fit_seconds,
-                predict_seconds=predict_seconds,
-                search_seconds=search_seconds,
-                cv_results=search.cv_results_,
-                estimator=best,
-                y_pred=y_pred,
-                n_search_samples=len(y_s),
-                n_jobs=jobs,
-                device=getattr(best.named_steps["clf"], "device_", None),
-                scoring=scoring,
-                learning_curve_estimator=curve_estimator,
-            )
+        searched = [_search_model(s, grids[s.name], X_train, y_train, subsample=rows[s.name],
+                                  folds=folds, scoring=scoring, n_jobs=n_jobs, device=device,
+                                  random_state=random_state, progress=bar) for s in specs]
+        results = {}
+        for s in searched:
+            sel_mean, sel_std = _selection_score(s, X_sel, y_sel, folds=folds,
+                                                 scoring=scoring, progress=bar)
+            results[s.spec.name] = _refit_and_test(
+                s, X_train, y_train, X_test, y_test, n_jobs=n_jobs, scoring=scoring,
+                selection=(sel_mean, sel_std), learning_curve=learning_curve, progress=bar)
     finally:
         bar.close()
     return ComparisonResult(
-        results=results,
-        dataset=dataset,
-        X_test=X_test,
-        y_test=y_test,
-        image_shape=image_shape,
-        n_train=len(y_train),
-        cv=cv,
+        results=results, dataset=dataset, X_test=X_test, y_test=y_test,
+        image_shape=image_shape, n_train=len(y_train), cv=cv, scoring=scoring, quick=quick,
+        folds=describe_folds(folds), selection_rows=len(y_sel))
+
+
+def _rows(subsample: int | None, n: int) -> int:
+    return n if subsample is None else min(subsample, n)
+
+
+def _n_candidates(grid: Mapping[str, list[Any]]) -> int:
+    return int(np.prod([len(v) for v in grid.values()])) if grid else 1
+
+
+def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,  # noqa: N803
+                    X_test: np.ndarray, y_test: np.ndarray, *, n_jobs: int | None,  # noqa: N803
+                    scoring: str, selection: tuple[float, float], learning_curve: bool,
+                    progress: Progress) -> ModelResult:
+    spec, search = s.spec, s.search
+    best = clone(s.pipe).set_params(**search.best_params_)
+    if spec.own_n_jobs:
+        best.set_params(clf__n_jobs=n_jobs)
+    progress.set_description(f"{spec.name}: refit on {len(y_train)} rows")
+    _, fit_seconds = _timed(best.fit, X_train, y_train)
+    raise_if_interrupted()
+    y_pred, predict_seconds = _timed(best.predict, X_test)
+    curve = None
+    if spec.learning_curve and learning_curve:
+        progress.set_description(f"{spec.name}: learning curve, 10% of the rows held out")
+        curve = _fit_learning_curve(best, X_train, y_train)
+    i = search.best_index_
+    return ModelResult(
+        name=spec.name,
+        title=spec.title,
+        best_params=dict(search.best_params_),
+        cv_mean=float(search.cv_results_["mean_test_score"][i]),
+        cv_std=float(search.cv_results_["std_test_score"][i]),
+        selection_cv_mean=selection[0],
+        selection_cv_std=selection[1],
+        test_accuracy=float(accuracy_score(y_test, y_pred)),
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        search_seconds=s.seconds,
+        cv_results=search.cv_results_,
+        estimator=best,
+        y_pred=y_pred,
+        n_search_samples=s.rows,
+        n_jobs=s.jobs,
+        device=getattr(best.named_steps["clf"], "device_", None),
         scoring=scoring,
-        quick=quick,
+        learning_curve_estimator=curve,
     )
-
-
-def square_shape(n_features: int) -> tuple[int, int] | None:
-    """``(s, s)`` when ``n_features`` is a perfect square ``s * s``, else None."""
-    side = int(round(n_features**0.5))
-    return (side, side) if side * side == n_features else None

@@ -16,17 +16,14 @@ Scaling (measured, see ``docs/compare.md``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+if TYPE_CHECKING:  # imported lazily: `sknn-mnist --help` must not wait for scikit-learn
+    from sklearn.pipeline import Pipeline
+
+    from ._scaler import PixelScaler
 
 __all__ = [
     "MODEL_NAMES",
@@ -38,9 +35,8 @@ __all__ = [
     "make_model",
     "param_grid",
     "pipeline_params",
+    "search_n_jobs",
 ]
-
-MODEL_NAMES: tuple[str, ...] = ("mlp", "svm", "rf")
 
 #: Rows of the stratified training subsample on which the SVC grid search runs. SVC's fit
 #: time grows roughly quadratically with the rows (libsvm's kernel cache and working-set
@@ -53,104 +49,117 @@ SVC_GRID_SUBSAMPLE = 10_000
 SVC_GRID_SUBSAMPLE_QUICK = 2_000
 
 
-class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Divide every pixel by one number so that the images lie in [0, 1].
+def __getattr__(name: str) -> Any:
+    # PixelScaler lives in ._scaler (it needs scikit-learn); re-exported here on first use.
+    if name == "PixelScaler":
+        from ._scaler import PixelScaler
 
-    Parameters
-    ----------
-    pixel_max : float or None, default=None
-        Value of a fully inked pixel. ``None`` learns it in ``fit`` as the largest value of
-        the training data (16 for scikit-learn's digits, 255 for MNIST).
-    dtype : {'float32', 'float64'}, default='float32'
-        Output dtype. float32 halves the memory of MNIST (188 MB instead of 376 MB) and is
-        what the MLP computes in anyway.
-
-    Attributes
-    ----------
-    scale_ : float
-        The divisor used by ``transform``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    """
-
-    _parameter_constraints: dict = {
-        "pixel_max": [Interval(Real, 0, None, closed="neither"), None],
-        "dtype": [StrOptions({"float32", "float64"})],
-    }
-
-    def __init__(self, pixel_max: float | None = None, dtype: str = "float32"):
-        self.pixel_max = pixel_max
-        self.dtype = dtype
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # The output dtype is the parameter, whatever the input's.
-        tags.transformer_tags.preserves_dtype = [self.dtype]
-        return tags
-
-    def fit(self, X, y=None):  # noqa: N803
-        """Learn the divisor (the largest pixel value) from ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self : PixelScaler
-        """
-        self._validate_params()
-        # "numeric" keeps uint8 pixels as they are: the maximum needs no float copy.
-        X = validate_data(self, X, reset=True, dtype="numeric")  # noqa: N806
-        if self.pixel_max is not None:
-            self.scale_ = float(self.pixel_max)
-        else:
-            peak = float(np.max(X)) if X.size else 0.0
-            # All-blank data: dividing by 1 keeps it finite instead of dividing by zero.
-            self.scale_ = peak if peak > 0 else 1.0
-        return self
-
-    def transform(self, X):  # noqa: N803
-        """Return ``X / scale_`` in ``dtype``."""
-        check_is_fitted(self)
-        # Convert straight to the output dtype (one copy: no float64 detour for uint8
-        # MNIST), then scale that copy in place.
-        X = validate_data(self, X, reset=False, dtype=self.dtype, copy=True)  # noqa: N806
-        X /= self.scale_
-        return X
+        return PixelScaler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How one compared model is built and searched.
+    """Everything that differs between the compared models: adding a model is one entry.
 
     Parameters
     ----------
     name : str
-        Short name: ``"mlp"``, ``"svm"`` or ``"rf"``.
+        Short name used on the command line (``"mlp"``).
     title : str
         Name for tables and plots.
+    build : callable
+        ``build(random_state=..., device=..., n_jobs=...)`` returns an unfitted classifier.
+        It imports what it needs itself, so that listing the models stays instant.
     grid : dict
         Default parameter grid (pipeline keys, ``clf__...``), sized for a 2-core CPU.
     quick_grid : dict
         A tiny grid for smoke tests and the digits quick start.
-    grid_subsample : int or None
+    grid_subsample : int or None, default=None
         Rows of a stratified training subsample on which the grid search runs (``None``:
         all rows). The best candidate is refit on the whole training set.
-    quick_grid_subsample : int or None
+    quick_grid_subsample : int or None, default=None
         The same for ``quick=True``.
+    scale : bool, default=True
+        Put a :class:`PixelScaler` before the classifier (``False``: ``"passthrough"``).
+    uses_device : bool, default=False
+        The classifier trains with torch on ``device``. On CUDA its grid search runs one fit
+        at a time (several processes on one GPU each hold a CUDA context and fight for its
+        memory); on the CPU it runs ``n_jobs`` fits at once like the others.
+    own_n_jobs : bool, default=False
+        The classifier has its own ``n_jobs`` (the random forest): the refit on the whole
+        training set gets the command's ``n_jobs``.
+    learning_curve : bool, default=False
+        The classifier records ``loss_curve_`` and, with ``early_stopping=True``,
+        ``validation_scores_``: ``compare`` can draw its learning curve.
     """
 
     name: str
     title: str
+    build: Callable[..., Any]
     grid: dict[str, list[Any]]
     quick_grid: dict[str, list[Any]]
     grid_subsample: int | None = None
     quick_grid_subsample: int | None = None
+    scale: bool = True
+    uses_device: bool = False
+    own_n_jobs: bool = False
+    learning_curve: bool = False
+
+    def param_grid(self, quick: bool = False) -> dict[str, list[Any]]:
+        """A fresh copy of the default (or quick) grid."""
+        grid = self.quick_grid if quick else self.grid
+        return {key: list(values) for key, values in grid.items()}
+
+    def subsample(self, quick: bool = False) -> int | None:
+        """Rows the grid search runs on (``None``: all training rows)."""
+        return self.quick_grid_subsample if quick else self.grid_subsample
+
+    def search_n_jobs(self, n_jobs: int | None, device: str = "auto") -> tuple[int, str | None]:
+        """Parallel grid-search fits for this model, and the device it resolves to.
+
+        Returns ``(1, "cuda:N")`` for a torch model on a GPU (one fit at a time on one GPU),
+        ``(effective_n_jobs(n_jobs), "cpu")`` for a torch model on the CPU, and
+        ``(effective_n_jobs(n_jobs), None)`` for the others.
+
+        Raises
+        ------
+        ValueError
+            ``device`` names CUDA but CUDA is not available.
+        """
+        from joblib import effective_n_jobs
+
+        if not self.uses_device:
+            return effective_n_jobs(n_jobs), None
+        from ._device import resolve_device
+
+        resolved = resolve_device(device)
+        if resolved.type == "cuda":
+            return 1, str(resolved)
+        return effective_n_jobs(n_jobs), str(resolved)
 
 
-_SPECS: dict[str, ModelSpec] = {
+def _build_mlp(*, random_state: int | None, device: str, n_jobs: int | None) -> Any:
+    from .estimator import MLPDigitClassifier
+
+    return MLPDigitClassifier(random_state=random_state, device=device)
+
+
+def _build_svm(*, random_state: int | None, device: str, n_jobs: int | None) -> Any:
+    from sklearn.svm import SVC
+
+    # cache_size: 500 MB of kernel cache speeds up MNIST-sized fits; digits ignores it.
+    return SVC(kernel="rbf", cache_size=500, random_state=random_state)
+
+
+def _build_rf(*, random_state: int | None, device: str, n_jobs: int | None) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(random_state=random_state, n_jobs=n_jobs)
+
+
+#: The compared models, in the order they run and are reported. One entry per model.
+MODEL_SPECS: dict[str, ModelSpec] = {
     # 4 candidates: width and learning rate. The defaults (Adam at 1e-3, cosine schedule,
     # 15 epochs) suit MNIST's 60,000 rows; small training sets (digits: 1,437 rows, 23
     # batches an epoch) get too few updates at 1e-3 and need 1e-2 (measured: digits 3-fold
@@ -158,30 +167,40 @@ _SPECS: dict[str, ModelSpec] = {
     "mlp": ModelSpec(
         name="mlp",
         title="MLP (PyTorch/skorch)",
+        build=_build_mlp,
         grid={
             "clf__hidden_layer_sizes": [(100, 50), (256, 128)],
             "clf__learning_rate_init": [1e-3, 1e-2],
         },
         quick_grid={"clf__learning_rate_init": [1e-3, 1e-2], "clf__max_iter": [30]},
+        uses_device=True,
+        learning_curve=True,
     ),
     # 4 candidates on a subsample; gamma='scale' is 1 / (n_features * X.var()), which is
     # already near the optimum for pixels in [0, 1], so the grid brackets it.
     "svm": ModelSpec(
         name="svm",
         title="SVC (RBF kernel)",
+        build=_build_svm,
         grid={"clf__C": [1.0, 10.0], "clf__gamma": ["scale", 0.02]},
         quick_grid={"clf__C": [1.0, 10.0]},
         grid_subsample=SVC_GRID_SUBSAMPLE,
         quick_grid_subsample=SVC_GRID_SUBSAMPLE_QUICK,
     ),
     # 4 candidates. More trees only help (slowly); max_features trades bias and variance.
+    # No scaling: trees split on thresholds, which a monotone rescaling leaves unchanged.
     "rf": ModelSpec(
         name="rf",
         title="Random forest",
+        build=_build_rf,
         grid={"clf__n_estimators": [100, 200], "clf__max_features": ["sqrt", 0.05]},
         quick_grid={"clf__n_estimators": [50, 100]},
+        scale=False,
+        own_n_jobs=True,
     ),
 }
+
+MODEL_NAMES: tuple[str, ...] = tuple(MODEL_SPECS)
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -193,9 +212,9 @@ def get_model_spec(name: str) -> ModelSpec:
         Unknown name; the message lists the known ones.
     """
     try:
-        return _SPECS[name]
+        return MODEL_SPECS[name]
     except (KeyError, TypeError):
-        known = ", ".join(repr(n) for n in MODEL_NAMES)
+        known = ", ".join(repr(n) for n in MODEL_SPECS)
         raise ValueError(f"unknown model {name!r}; known models: {known}") from None
 
 
@@ -204,7 +223,8 @@ def param_grid(name: str, *, quick: bool = False) -> dict[str, list[Any]]:
 
     Parameters
     ----------
-    name : {'mlp', 'svm', 'rf'}
+    name : str
+        A key of :data:`MODEL_SPECS`.
     quick : bool, default=False
         Return the tiny grid for smoke tests and the digits quick start.
 
@@ -213,21 +233,12 @@ def param_grid(name: str, *, quick: bool = False) -> dict[str, list[Any]]:
     dict
         A fresh copy: changing it does not change the defaults.
     """
-    spec = get_model_spec(name)
-    grid = spec.quick_grid if quick else spec.grid
-    return {key: list(values) for key, values in grid.items()}
+    return get_model_spec(name).param_grid(quick)
 
 
-def _make_estimator(name: str, *, random_state: int | None, device: str, n_jobs: int | None):
-    if name == "mlp":
-        # Imported here so that `sknn_mnist.models` imports without torch for svm/rf users.
-        from .estimator import MLPDigitClassifier
-
-        return MLPDigitClassifier(random_state=random_state, device=device)
-    if name == "svm":
-        # cache_size: 500 MB of kernel cache speeds up MNIST-sized fits; digits ignores it.
-        return SVC(kernel="rbf", cache_size=500, random_state=random_state)
-    return RandomForestClassifier(random_state=random_state, n_jobs=n_jobs)
+def search_n_jobs(name: str, n_jobs: int | None, device: str = "auto") -> tuple[int, str | None]:
+    """Parallel grid-search or CV fits of model ``name``: see :meth:`ModelSpec.search_n_jobs`."""
+    return get_model_spec(name).search_n_jobs(n_jobs, device)
 
 
 def make_model(
@@ -243,15 +254,16 @@ def make_model(
 
     Parameters
     ----------
-    name : {'mlp', 'svm', 'rf'}
-        ``mlp``: :class:`~sknn_mnist.MLPDigitClassifier`; ``svm``: RBF
-        :class:`~sklearn.svm.SVC`; ``rf``: :class:`~sklearn.ensemble.RandomForestClassifier`.
+    name : str
+        A key of :data:`MODEL_SPECS`: ``mlp`` (:class:`~sknn_mnist.MLPDigitClassifier`),
+        ``svm`` (RBF :class:`~sklearn.svm.SVC`), ``rf``
+        (:class:`~sklearn.ensemble.RandomForestClassifier`).
     random_state : int or None, default=0
         Seed of the classifier.
     device : str, default='auto'
-        The MLP's device ('auto', 'cpu', 'cuda', 'cuda:N'); ignored by the other models.
+        The torch models' device ('auto', 'cpu', 'cuda', 'cuda:N'); ignored by the others.
     n_jobs : int or None, default=None
-        The random forest's own parallelism; ignored by the other models.
+        The classifier's own parallelism (the random forest); ignored by the others.
     pixel_max : float or None, default=None
         Passed to :class:`PixelScaler` (``None``: learnt from the training data).
     **params
@@ -269,9 +281,13 @@ def make_model(
         Unknown model name, or a parameter the pipeline does not have (the message lists
         the valid names).
     """
-    get_model_spec(name)  # validates the name
-    scaler = "passthrough" if name == "rf" else PixelScaler(pixel_max=pixel_max)
-    clf = _make_estimator(name, random_state=random_state, device=device, n_jobs=n_jobs)
+    from sklearn.pipeline import Pipeline
+
+    from ._scaler import PixelScaler
+
+    spec = get_model_spec(name)
+    scaler = PixelScaler(pixel_max=pixel_max) if spec.scale else "passthrough"
+    clf = spec.build(random_state=random_state, device=device, n_jobs=n_jobs)
     pipe = Pipeline([("scale", scaler), ("clf", clf)])
     if params:
         pipe.set_params(**pipeline_params(pipe, params))

@@ -18,7 +18,6 @@ import csv
 import html
 import io
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,16 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from ._parallel import shared_cores
-from .compare import ComparisonResult, format_params
+from ._io import PathLike, atomic_path, final_estimator, write_text_atomic
+from .compare import (
+    ComparisonResult,
+    cross_validate_model,
+    describe_folds,
+    format_params,
+    make_folds,
+)
 from .plots import (
-    plot_confusion_matrix,
-    plot_cv_param_scores,
-    plot_fold_scores,
-    plot_learning_curve,
-    plot_misclassified,
+    ConfusionMatricesDisplay,
+    CVParamScoresDisplay,
+    FoldScoresDisplay,
+    MisclassifiedDisplay,
+    TrainingCurveDisplay,
 )
 
 __all__ = [
@@ -43,26 +47,11 @@ __all__ = [
     "Table",
     "comparison_report",
     "cross_validation_report",
+    "cv_results_rows",
+    "grid_search_report",
+    "save_figure",
     "write_text_atomic",
 ]
-
-PathLike = str | os.PathLike[str]
-
-
-def write_text_atomic(path: PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
 
 @dataclass
 class Table:
@@ -186,9 +175,23 @@ class Report:
         return written
 
 
+def save_figure(figure: Any, path: PathLike) -> Path:
+    """Write a matplotlib figure as PNG, atomically (see :func:`~sknn_mnist._io.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return Path(path)
+
+
+def _save_display(display: Any, path: PathLike) -> Path:
+    return save_figure(display.figure_, path)
+
+
 _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
-    "table{border-collapse:collapse;margin:1em 0}"
+    # Wide tables scroll inside their own box instead of widening the page.
+    ".table-wrap{max-width:100%;overflow-x:auto}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
+    "td{overflow-wrap:anywhere;max-width:24em}"
     "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
     "th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}"
     "img{max-width:100%}figure{margin:1em 0}"
@@ -241,7 +244,8 @@ def _html_table(t: Table) -> str:
         "<tr>" + "".join(f"{cell[numeric[c]]}{e(_display(row.get(c)))}</td>" for c in cols)
         + "</tr>"
         for row in t.rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _versions_note() -> str:
@@ -254,7 +258,8 @@ def _versions_note() -> str:
             f"torch {torch.__version__}")
 
 
-def _cv_results_rows(cv_results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def cv_results_rows(cv_results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per grid candidate of ``GridSearchCV.cv_results_``, best rank first."""
     rows = []
     for i, params in enumerate(cv_results["params"]):
         rows.append({
@@ -295,47 +300,117 @@ def comparison_report(
     -------
     Report
     """
-    tables = [Table("comparison", "Comparison (test accuracy on the held-out test set)",
+    tables = [Table("comparison", "Comparison (best chosen by selection CV; test accuracy "
+                    "on the held-out test set)",
                     result.summary())]
     for r in result:
         tables.append(Table(f"grid-{r.name}", f"{r.title}: grid search "
                             f"({result.cv}-fold CV on {r.n_search_samples} rows)",
-                            _cv_results_rows(r.cv_results)))
+                            cv_results_rows(r.cv_results)))
     notes = [
         f"dataset: {result.dataset or 'unknown'} ({result.n_train} training rows, "
         f"{len(result.y_test)} test rows)",
-        f"grid search: {result.cv}-fold stratified CV, scoring {result.scoring}"
-        + (", quick grids" if result.quick else ""),
-        f"best model: {result.best.name} (test accuracy {result.best.test_accuracy:.4f})",
+        f"folds (grid search and selection): {result.folds or f'{result.cv}-fold'}; "
+        f"scoring {result.scoring}" + (", quick grids" if result.quick else ""),
+        f"best model: {result.best.name}, chosen by selection CV {result.scoring} "
+        f"{result.best.selection_cv_mean:.4f}: every model's best configuration "
+        f"cross-validated on the same {result.selection_rows} training rows with the same "
+        "folds; the test set is used once, for the test accuracy, never to choose",
         _versions_note(),
         f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",  # noqa: UP017
     ]
     images: dict[str, Path] = {}
     if plots and out_dir is not None:
-        out = Path(out_dir)
-        if "mlp" in result.results:
-            mlp = result["mlp"]
-            curve = mlp.learning_curve_estimator
-            images["MLP learning curve"] = plot_learning_curve(
-                curve if curve is not None else mlp.estimator, out / "mlp-learning-curve.png",
-                title=None if curve is None else
-                "MLP learning curve (best configuration, "
-                f"{curve.named_steps['clf'].validation_fraction:.0%} of training rows held out)")
-        for r in result:
-            images[f"{r.title}: confusion matrix"] = plot_confusion_matrix(
-                result.y_test, r.y_pred, out / f"{r.name}-confusion-matrix.png",
-                title=f"{r.title}: confusion matrix (test accuracy {r.test_accuracy:.4f})")
-        best = result.best
-        if result.image_shape is not None:
-            images[f"{best.title}: misclassified test images"] = plot_misclassified(
-                result.X_test, result.y_test, best.y_pred, out / f"{best.name}-misclassified.png",
-                image_shape=result.image_shape, max_images=max_images)
-        for r in result:
-            images[f"{r.title}: mean CV score per parameter"] = plot_cv_param_scores(
-                r.cv_results, out / f"{r.name}-cv-params.png", score_name=result.scoring,
-                title=f"{r.title}: mean CV {result.scoring} per grid parameter")
+        images = _comparison_images(result, Path(out_dir), max_images)
     title = f"sknn_mnist comparison on {result.dataset or 'a dataset'}"
     return Report(title, tables, images, notes, source=result)
+
+
+def grid_search_report(
+    search: Any,
+    folds: Any,
+    *,
+    name: str,
+    dataset: str | None = None,
+    n_rows: int | None = None,
+    scoring: str = "accuracy",
+    out_dir: PathLike | None = None,
+) -> Report:
+    """Report of one fitted grid search: every candidate, best first, and (with ``out_dir``)
+    the mean CV score per parameter.
+
+    Parameters
+    ----------
+    search : GridSearchCV
+        Fitted (``cv_results_``, ``best_params_``).
+    folds : CV splitter
+        The folds it used, described in the notes.
+    name, dataset : str
+        For the title.
+    n_rows : int, optional
+        Rows it ran on.
+    scoring : str, default='accuracy'
+    out_dir : path-like, optional
+        Folder for the PNG plot.
+
+    Returns
+    -------
+    Report
+        Table ``grid``; ``source`` is ``cv_results_``.
+    """
+    rows = cv_results_rows(search.cv_results_)
+    notes = [f"folds: {describe_folds(folds)}, scoring {scoring}",
+             f"best: {format_params(search.best_params_)}", _versions_note()]
+    images: dict[str, Path] = {}
+    if out_dir is not None:
+        images["Mean CV score per parameter"] = _save_display(
+            CVParamScoresDisplay.from_cv_results(
+                search.cv_results_, score_name=scoring,
+                title=f"{name}: mean CV {scoring} per grid parameter"),
+            Path(out_dir) / f"{name}-cv-params.png")
+    title = f"Grid search of {name}" + (f" on {dataset}" if dataset else "")
+    rows_note = f" on {n_rows} rows" if n_rows is not None else ""
+    return Report(title, [Table("grid", f"Every candidate{rows_note}, best first", rows)],
+                  images, notes, source=search.cv_results_)
+
+
+def _comparison_images(result: ComparisonResult, out: Path,
+                       max_images: int) -> dict[str, Path]:
+    images: dict[str, Path] = {}
+    for r in result:
+        curve = r.learning_curve_estimator
+        if curve is not None:
+            held_out = curve.named_steps["clf"].validation_fraction
+            title = (f"{r.title}: learning curve (best configuration, {held_out:.0%} of the "
+                     "training rows held out)")
+        elif hasattr(final_estimator(r.estimator), "loss_curve_"):
+            curve, title = r.estimator, f"{r.title}: training loss of the refit model"
+        else:
+            continue
+        images[f"{r.title}: learning curve"] = _save_display(
+            TrainingCurveDisplay.from_estimator(curve, title=title),
+            out / f"{r.name}-learning-curve.png")
+    for r in result:
+        images[f"{r.title}: confusion matrix"] = _save_display(
+            ConfusionMatricesDisplay.from_predictions(
+                result.y_test, r.y_pred,
+                title=f"{r.title}: test-set confusion matrix (accuracy {r.test_accuracy:.4f})"),
+            out / f"{r.name}-confusion-matrix.png")
+    if result.image_shape is not None and len(result.image_shape) == 2:
+        for r in result:
+            images[f"{r.title}: misclassified test images"] = _save_display(
+                MisclassifiedDisplay.from_predictions(
+                    result.X_test, result.y_test, r.y_pred, image_shape=result.image_shape,
+                    max_images=max_images, title=f"{r.title}: misclassified test images"),
+                out / f"{r.name}-misclassified.png")
+    for r in result:
+        images[f"{r.title}: mean CV score per parameter"] = _save_display(
+            CVParamScoresDisplay.from_cv_results(
+                r.cv_results, score_name=result.scoring,
+                title=f"{r.title}: mean CV {result.scoring} per grid parameter "
+                f"({r.n_search_samples} rows)"),
+            out / f"{r.name}-cv-params.png")
+    return images
 
 
 def cross_validation_report(
@@ -378,15 +453,10 @@ def cross_validation_report(
         Tables ``folds`` (one row per fold) and ``summary`` (mean and std of each column);
         ``source`` is the ``cross_validate`` dict.
     """
-    if isinstance(cv, int):
-        cv_splitter: Any = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        n_folds = cv
-    else:
-        cv_splitter = cv
-        n_folds = cv.get_n_splits()
-    with shared_cores(n_jobs):
-        scores = cross_validate(estimator, X, y, cv=cv_splitter, scoring=scoring,
-                                n_jobs=n_jobs, return_train_score=return_train_score)
+    cv_splitter: Any = make_folds(cv, random_state) if isinstance(cv, int) else cv
+    scores = cross_validate_model(estimator, X, y, cv=cv_splitter, scoring=scoring,
+                                  n_jobs=n_jobs, return_train_score=return_train_score)
+    scoring = str(scoring)  # a progress-counting scorer prints as its scorer name
     keys = ["test_score"] + (["train_score"] if return_train_score else []) + [
         "fit_time", "score_time"]
     folds = [{"fold": i + 1, **{k: float(scores[k][i]) for k in keys}}
@@ -397,16 +467,17 @@ def cross_validation_report(
     notes = [
         f"model: {label}",
         f"dataset: {dataset or 'unknown'} ({len(y)} rows)",
-        f"{n_folds}-fold cross-validation, scoring {scoring}",
+        f"folds: {describe_folds(cv_splitter)}, scoring {scoring}",
         f"mean test {scoring}: {summary[0]['test_score']:.4f} "
         f"(std {summary[1]['test_score']:.4f})",
         _versions_note(),
     ]
     images: dict[str, Path] = {}
     if out_dir is not None:
-        images["Score per fold"] = plot_fold_scores(
-            scores, Path(out_dir) / "cv-fold-scores.png", score_name=scoring,
-            title=f"{label}: {scoring} per fold")
+        images["Score per fold"] = _save_display(
+            FoldScoresDisplay.from_cv_results(scores, score_name=scoring,
+                                              title=f"{label}: {scoring} per fold"),
+            Path(out_dir) / "cv-fold-scores.png")
     tables = [Table("folds", "Per-fold scores and timings (seconds)", folds),
               Table("summary", "Mean and standard deviation over the folds", summary)]
     return Report(f"Cross-validation of {label}" + (f" on {dataset}" if dataset else ""),

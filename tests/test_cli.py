@@ -27,7 +27,7 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "mlp.joblib"
+    path = tmp_path_factory.mktemp("model") / "mlp.skops"
     assert main(["train", "--model", "mlp", "--dataset", "digits", "--out", str(path),
                  "--quiet", "--device", "cpu", *TINY_MLP]) == 0
     return path
@@ -52,7 +52,7 @@ def test_compare_in_a_subprocess(tmp_path):
     for png in out.glob("*.png"):
         assert png.read_bytes().startswith(PNG_SIGNATURE)
     assert len(list(out.glob("*.png"))) >= 7
-    assert (out / "best-model.joblib").exists()
+    assert (out / "best-model.skops").exists()
     # A second run into the same folder does not overwrite it silently.
     again = run_cli("compare", "--dataset", "digits", "--out", str(out), "--quiet")
     assert again.returncode == 2
@@ -77,7 +77,7 @@ def test_compare_no_learning_curve_skips_the_extra_fit(tmp_path, monkeypatch):
 
 def test_train_evaluate_predict_round_trip(tmp_path, test_digits):
     X, y = test_digits
-    model = tmp_path / "rf.joblib"
+    model = tmp_path / "rf.skops"
     proc = run_cli("train", "--model", "rf", "--dataset", "digits", "--out", str(model),
                    "n_estimators=20", "max_depth=None", "--quiet")
     assert proc.returncode == 0, proc.stderr

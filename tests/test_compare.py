@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
@@ -10,11 +12,12 @@ from sknn_mnist.compare import (
     ComparisonResult,
     compare,
     format_table,
-    mlp_search_n_jobs,
+    make_folds,
     square_shape,
     stratified_subsample,
 )
 from sknn_mnist.datasets import load_dataset
+from sknn_mnist.models import get_model_spec, make_model
 
 TINY_GRIDS = {
     "mlp": {"clf__hidden_layer_sizes": [(16,)], "clf__max_iter": [2],
@@ -29,7 +32,7 @@ def result() -> ComparisonResult:
     X, y = load_dataset("digits", subset="train", return_X_y=True)
     X_test, y_test = load_dataset("digits", subset="test", return_X_y=True)
     return compare(X[:300], y[:300], X_test[:120], y_test[:120], param_grids=TINY_GRIDS, cv=2,
-                   device="cpu", svc_subsample=200, dataset="digits")
+                   device="cpu", subsamples={"svm": 200}, dataset="digits")
 
 
 def test_result_holds_every_model(result):
@@ -54,6 +57,45 @@ def test_svc_grid_search_runs_on_the_subsample_and_refits_on_all(result):
     assert svm.n_search_samples == 200
     assert svm.estimator.named_steps["clf"].shape_fit_[0] == 300
     assert result["rf"].n_search_samples == 300
+
+
+def test_every_model_is_selected_on_the_same_rows_and_folds(result):
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    X, y = load_dataset("digits", subset="train", return_X_y=True)
+    assert result.selection_rows == 200  # the smallest grid-search subsample (the SVC's)
+    assert "shuffled, random_state=0" in result.folds
+    svm = result["svm"]
+    # The SVC was searched on exactly these rows and folds: its score is reused...
+    assert svm.selection_cv_mean == svm.cv_mean
+    # ...the others are cross-validated again on them, with the same folds.
+    X_sel, y_sel = stratified_subsample(X[:300], y[:300], 200, 0)
+    rf = result["rf"]
+    expected = cross_val_score(clone(rf.estimator).set_params(clf__n_jobs=None), X_sel, y_sel,
+                               cv=make_folds(2, 0))
+    assert rf.selection_cv_mean == pytest.approx(expected.mean())
+
+
+def test_one_fold_policy_compare_and_cv_report_agree(result):
+    from sknn_mnist.reports import cross_validation_report
+
+    X, y = load_dataset("digits", subset="train", return_X_y=True)
+    rf = result["rf"]
+    pipe = make_model("rf", **{k.removeprefix("clf__"): v for k, v in rf.best_params.items()})
+    report = cross_validation_report(pipe, X[:300], y[:300], cv=2, random_state=0)
+    assert report.table("summary").rows[0]["test_score"] == pytest.approx(rf.cv_mean)
+
+
+def test_best_is_chosen_by_cross_validation_never_by_test_accuracy(result):
+    by_cv = max(result, key=lambda r: r.selection_cv_mean)
+    others = [r for r in result if r is not by_cv]
+    # Give another model a perfect test score: the choice must not move.
+    tweaked = dataclasses.replace(
+        result, results={r.name: dataclasses.replace(r, test_accuracy=1.0) if r is others[0]
+                         else r for r in result})
+    assert tweaked.best.name == by_cv.name
+    assert tweaked.best.test_accuracy < 1.0
 
 
 def test_mlp_device_is_recorded(result):
@@ -88,7 +130,7 @@ def test_summary_and_table(result):
     assert rows[1]["test_accuracy"] == result["svm"].test_accuracy
     text = str(result)
     assert "test_accuracy" in text and f"{result['rf'].test_accuracy:.4f}" in text
-    assert result.best.test_accuracy == max(r.test_accuracy for r in result)
+    assert result.best.selection_cv_mean == max(r.selection_cv_mean for r in result)
 
 
 def test_compare_subset_of_models_and_scoring():
@@ -98,7 +140,7 @@ def test_compare_subset_of_models_and_scoring():
                   n_jobs=2)
     assert list(res.results) == ["rf"]
     assert res["rf"].n_jobs == 2
-    assert "cv_balanced_accuracy_mean" in res.summary()[0]
+    assert "selection_cv_balanced_accuracy" in res.summary()[0]
 
 
 def test_compare_rejects_unknown_model():
@@ -107,24 +149,26 @@ def test_compare_rejects_unknown_model():
         compare(X, np.arange(10) % 2, X, np.arange(10) % 2, models=["knn"])
 
 
-def test_mlp_search_n_jobs_on_cpu_and_cuda(monkeypatch):
-    assert mlp_search_n_jobs(2, "cpu") == (2, "cpu")
-    assert mlp_search_n_jobs(None, "cpu") == (1, "cpu")
+def test_search_n_jobs_on_cpu_and_cuda(monkeypatch):
+    mlp = get_model_spec("mlp")
+    assert mlp.search_n_jobs(2, "cpu") == (2, "cpu")
+    assert mlp.search_n_jobs(None, "cpu") == (1, "cpu")
+    assert get_model_spec("svm").search_n_jobs(2, "cuda") == (2, None)  # no device to resolve
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     # One GPU: the MLP's grid search never runs several fits on it at once.
-    assert mlp_search_n_jobs(4, "auto") == (1, "cuda")
-    assert mlp_search_n_jobs(-1, "cuda:0") == (1, "cuda:0")
+    assert mlp.search_n_jobs(4, "auto") == (1, "cuda")
+    assert mlp.search_n_jobs(-1, "cuda:0") == (1, "cuda:0")
 
 
-def test_mlp_search_n_jobs_rejects_missing_cuda(monkeypatch):
+def test_search_n_jobs_rejects_missing_cuda(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="CUDA is not available"):
-        mlp_search_n_jobs(1, "cuda")
+        get_model_spec("mlp").search_n_jobs(1, "cuda")
 
 
 def test_stratified_subsample_keeps_class_proportions():

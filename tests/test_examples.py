@@ -35,7 +35,9 @@ def test_grid_search_tunes_and_tests_the_best_pipeline(tmp_path):
     out = run_example("grid_search.py", cwd=tmp_path).stdout
     # Two hidden-layer settings x two learning rates, one table row each.
     assert len(re.findall(r"^\{'clf__hidden_layer_sizes'", out, flags=re.MULTILINE)) == 4
-    best_cv = float(re.search(r"best: .* \(CV ([01]\.\d+)\)", out).group(1))
+    best = re.search(r"best: .* \(CV ([01]\.\d+), (.*)\)", out)
+    best_cv = float(best.group(1))
+    assert best.group(2) == "3-fold StratifiedKFold, shuffled, random_state=0"  # as the CLI
     (test_accuracy,) = accuracies(out, "test accuracy of the refit best pipeline")
     assert best_cv > 0.85
     assert test_accuracy > 0.85

@@ -1,31 +1,51 @@
-"""The plots are valid PNG files."""
+"""Plots as Display objects: the values they hold, and their layout rendered as images."""
 
 from __future__ import annotations
 
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sknn_mnist.datasets import load_dataset
 from sknn_mnist.models import make_model
 from sknn_mnist.plots import (
-    plot_confusion_matrix,
-    plot_cv_param_scores,
-    plot_fold_scores,
-    plot_learning_curve,
-    plot_misclassified,
+    ConfusionMatricesDisplay,
+    CVParamScoresDisplay,
+    FoldScoresDisplay,
+    MisclassifiedDisplay,
+    TrainingCurveDisplay,
+    plain_label,
 )
+from sknn_mnist.reports import save_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def assert_png(path):
-    data = path.read_bytes()
-    assert len(data) > 0
-    assert data.startswith(PNG_SIGNATURE)
+def render(display, tmp_path, name="plot.png"):
+    """Save the display's figure as the reports do; return the decoded image."""
+    path = save_figure(display.figure_, tmp_path / name)
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
     image = mpimg.imread(path)
     assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 50
+    return image
+
+
+def inside_figure(artist, fig) -> bool:
+    """Whether a drawn artist lies wholly within the figure (not cropped at an edge)."""
+    fig.canvas.draw()
+    box = artist.get_window_extent(fig.canvas.get_renderer())
+    return (box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width + 0.5
+            and box.y1 <= fig.bbox.height + 0.5)
+
+
+def user_axes(n=1):
+    fig = Figure(figsize=(4 * n, 3))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n)
+    return fig, axes
 
 
 @pytest.fixture(scope="module")
@@ -34,52 +54,116 @@ def digits():
     return X[:300], y[:300]
 
 
+@pytest.fixture(scope="module")
+def search(digits):
+    X, y = digits
+    grid = {"clf__n_estimators": np.array([5, 10]), "clf__max_features": [np.float64(0.1), 0.5],
+            "clf__max_depth": [np.int64(8)]}  # numpy values, as arange/linspace give them
+    return GridSearchCV(make_model("rf"), grid, cv=2).fit(X, y)
+
+
+def test_plain_labels_read_as_written():
+    assert plain_label(np.float64(0.001)) == "0.001"
+    assert plain_label(np.int64(30)) == "30"
+    assert plain_label((256, 128)) == "(256, 128)" and plain_label((16,)) == "(16,)"
+    assert plain_label("sqrt") == "sqrt"
+
+
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_learning_curve(tmp_path, digits, early_stopping):
+def test_training_curve_on_the_users_axes(tmp_path, digits, early_stopping):
     X, y = digits
     model = make_model("mlp", max_iter=3, device="cpu", early_stopping=early_stopping,
                        hidden_layer_sizes=(16,)).fit(X, y)
-    assert_png(plot_learning_curve(model, tmp_path / "curve.png"))
-
-
-def test_learning_curve_needs_an_mlp(tmp_path, digits):
-    model = make_model("rf", n_estimators=3).fit(*digits)
+    fig, ax = user_axes()
+    display = TrainingCurveDisplay.from_estimator(model, ax=ax)
+    clf = model.named_steps["clf"]
+    assert display.ax_ is ax and display.figure_ is fig
+    assert list(display.loss_curve) == list(clf.loss_curve_)
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ("validation accuracy" in labels) == early_stopping
+    render(display, tmp_path)
     with pytest.raises(ValueError, match="loss_curve_"):
-        plot_learning_curve(model, tmp_path / "curve.png")
+        TrainingCurveDisplay.from_estimator(make_model("svm"))
 
 
-def test_confusion_matrix(tmp_path):
-    y_true = np.array([0, 1, 2, 2, 1])
-    y_pred = np.array([0, 2, 2, 2, 1])
-    assert_png(plot_confusion_matrix(y_true, y_pred, tmp_path / "sub" / "cm.png"))
-    assert_png(plot_confusion_matrix(y_true, y_pred, tmp_path / "cmn.png", normalize="true"))
+def test_confusion_matrices_counts_and_normalised(tmp_path):
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0, 0])
+    display = ConfusionMatricesDisplay.from_predictions(y_true, y_pred, title="Model: matrix")
+    assert display.confusion_matrix[2, 0] == 2
+    np.testing.assert_allclose(display.normalized_.sum(axis=1), 1.0)
+    assert display.normalized_[2, 2] == pytest.approx(0.6)
+    counts, normalised = display.axes_
+    assert {t.get_text() for t in counts.texts} >= {"2", "3"}
+    assert "0.60" in {t.get_text() for t in normalised.texts}
+    assert inside_figure(display.figure_._suptitle, display.figure_)
+    render(display, tmp_path)
 
 
-@pytest.mark.parametrize("n_features", [64, 784])
-def test_misclassified_gallery(tmp_path, n_features):
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 16, size=(40, n_features))
-    y_true = np.arange(40) % 10
-    y_pred = np.where(np.arange(40) % 3 == 0, (y_true + 1) % 10, y_true)
-    assert_png(plot_misclassified(X, y_true, y_pred, tmp_path / "wrong.png", max_images=8))
-    # No error at all still gives a valid (explanatory) picture.
-    assert_png(plot_misclassified(X, y_true, y_true, tmp_path / "none.png"))
+def test_misclassified_gallery(tmp_path, digits):
+    X, y = digits
+    model = make_model("rf", n_estimators=3, max_depth=3, random_state=0).fit(X[:100], y[:100])
+    display = MisclassifiedDisplay.from_estimator(model, X, y, max_images=7)
+    y_pred = model.predict(X)
+    wrong = np.flatnonzero(y_pred != y)
+    assert display.n_wrong == len(wrong) > 7 and display.n_total == len(y)
+    np.testing.assert_array_equal(display.indices, wrong[:7])
+    np.testing.assert_array_equal(display.images[0], X[wrong[0]].reshape(8, 8))
+    assert len(display.axes_) == 7
+    assert display.axes_[0].get_title() == f"true {y[wrong[0]]}, pred {y_pred[wrong[0]]}"
+    render(display, tmp_path)
+    with pytest.raises(ValueError, match="not square"):
+        MisclassifiedDisplay.from_predictions(np.zeros((2, 10)), [0, 1], [1, 0])
 
 
-def test_misclassified_needs_square_rows_or_a_shape(tmp_path):
-    X = np.zeros((4, 10))
-    with pytest.raises(ValueError, match="image_shape"):
-        plot_misclassified(X, [0, 1, 0, 1], [1, 1, 0, 0], tmp_path / "x.png")
-    assert_png(plot_misclassified(X, [0, 1, 0, 1], [1, 1, 0, 0], tmp_path / "x.png",
-                                  image_shape=(2, 5)))
+def test_cv_param_scores_ticks_titles_and_one_value_params(tmp_path, search):
+    long_title = "Random forest: mean CV accuracy per grid parameter (300 rows)"
+    display = CVParamScoresDisplay.from_estimator(search, score_name="accuracy",
+                                                  title=long_title)
+    # A grid parameter with one value gets no panel; the title names it.
+    assert set(display.profiles) == {"n_estimators", "max_features"}
+    assert display.fixed == {"max_depth": "8"}
+    fig = display.figure_
+    fig.canvas.draw()
+    ticks = {ax.get_xlabel(): [t.get_text() for t in ax.get_xticklabels()]
+             for ax in display.axes_}
+    assert ticks == {"n_estimators": ["5", "10"], "max_features": ["0.1", "0.5"]}
+    # The profile: best mean over the other parameters for each value.
+    means = search.cv_results_["mean_test_score"]
+    levels, best, _ = display.profiles["n_estimators"]
+    assert best[0] == means[np.asarray(search.cv_results_["param_clf__n_estimators"]) == 5].max()
+    title = fig._suptitle
+    assert "max_depth=8" in title.get_text()
+    assert inside_figure(title, fig), "the title is cropped"
+    for ax in display.axes_:
+        for label in ax.get_xticklabels():
+            assert inside_figure(label, fig)
+    render(display, tmp_path)
 
 
-def test_cv_param_scores(tmp_path, digits):
-    search = GridSearchCV(make_model("rf"), {"clf__n_estimators": [3, 6],
-                                             "clf__max_depth": [None, 4]}, cv=2).fit(*digits)
-    assert_png(plot_cv_param_scores(search.cv_results_, tmp_path / "params.png"))
+def test_cv_param_scores_of_a_single_candidate(tmp_path, digits):
+    X, y = digits
+    one = GridSearchCV(make_model("rf"), {"clf__n_estimators": [5]}, cv=2).fit(X, y)
+    display = CVParamScoresDisplay.from_estimator(one)
+    assert display.profiles == {} and display.fixed == {"n_estimators": "5"}
+    assert display.best_mean == one.best_score_
+    render(display, tmp_path)
 
 
-def test_fold_scores(tmp_path):
-    scores = {"test_score": np.array([0.9, 0.92, 0.88]), "train_score": np.ones(3)}
-    assert_png(plot_fold_scores(scores, tmp_path / "folds.png", score_name="accuracy"))
+def test_fold_scores_legend_does_not_cover_the_bars(tmp_path, digits):
+    X, y = digits
+    scores = cross_validate(make_model("rf", n_estimators=5), X, y, cv=4,
+                            return_train_score=True)
+    display = FoldScoresDisplay.from_cv_results(scores, score_name="accuracy")
+    ax, fig = display.ax_, display.figure_
+    np.testing.assert_array_equal(display.test_scores, scores["test_score"])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in ax.patches]
+    assert len(bars) == 8
+    assert not any(legend.overlaps(bar) for bar in bars)
+    assert inside_figure(ax.get_legend(), fig)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+    render(display, tmp_path)

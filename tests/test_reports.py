@@ -8,6 +8,7 @@ import io
 
 import pytest
 
+from sknn_mnist._io import atomic_write
 from sknn_mnist.compare import compare
 from sknn_mnist.datasets import load_dataset
 from sknn_mnist.models import make_model
@@ -47,7 +48,8 @@ def test_comparison_report_files_hold_the_numbers(tmp_path, comparison):
     for row, r in zip(rows, comparison, strict=True):
         # CSV at full precision, Markdown and HTML at 4 decimals.
         assert float(row["test_accuracy"]) == r.test_accuracy
-        assert float(row["cv_accuracy_mean"]) == r.cv_mean
+        assert float(row["selection_cv_accuracy"]) == r.selection_cv_mean
+        assert float(row["grid_cv_accuracy"]) == r.cv_mean
         assert float(row["fit_seconds"]) == r.fit_seconds
         for text in (md, html):
             assert f"{r.test_accuracy:.4f}" in text and f"{r.cv_mean:.4f}" in text
@@ -60,7 +62,8 @@ def test_comparison_report_plots_are_embedded(tmp_path, comparison):
     report = comparison_report(comparison, tmp_path)
     names = {p.name for p in report.images.values()}
     assert {"mlp-learning-curve.png", "svm-confusion-matrix.png", "rf-cv-params.png"} <= names
-    assert any(n.endswith("-misclassified.png") for n in names)
+    # Every model's errors, not only the best one's; counts and normalised confusion views.
+    assert {f"{m}-misclassified.png" for m in ("mlp", "svm", "rf")} <= names
     html = report.to_html()
     assert html.count("data:image/png;base64,") == len(report.images)
     first = html.split("data:image/png;base64,")[1].split('"')[0]
@@ -73,7 +76,18 @@ def test_comparison_report_plots_are_embedded(tmp_path, comparison):
 def test_comparison_report_without_plots(comparison):
     report = comparison_report(comparison, None)
     assert report.images == {}
-    assert "Comparison" in report.to_markdown()
+    md = report.to_markdown()
+    assert "Comparison" in md
+    # The method is stated: one fold policy, selection by CV on equal terms, test used once.
+    assert comparison.folds in md and "StratifiedKFold, shuffled" in md
+    assert f"same {comparison.selection_rows} training rows" in md
+    assert "never to choose" in md
+
+
+def test_html_tables_scroll_inside_the_page(comparison):
+    html = comparison_report(comparison, None).to_html()
+    assert ".table-wrap{max-width:100%;overflow-x:auto}" in html
+    assert html.count('<div class="table-wrap"><table>') == html.count("<table>") == 4
 
 
 def test_cross_validation_report(tmp_path, digits):
@@ -107,5 +121,11 @@ def test_report_escapes_and_table_lookup():
 def test_write_text_atomic(tmp_path):
     path = write_text_atomic(tmp_path / "d" / "f.txt", "one")
     write_text_atomic(path, "two")
+    assert path.read_text() == "two"
+    assert [p.name for p in path.parent.iterdir()] == ["f.txt"]
+    # Interrupted mid-write: the old content stays and no temporary file is left behind.
+    with pytest.raises(KeyboardInterrupt), atomic_write(path, "w") as fh:
+        fh.write("half")
+        raise KeyboardInterrupt
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["f.txt"]

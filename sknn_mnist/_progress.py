@@ -1,0 +1,178 @@
+"""Progress that counts real work: fits done, in this process or in parallel workers.
+
+- :class:`Progress`: a tqdm bar on a terminal; in a log (stderr not a TTY) one plain line
+  per update instead of carriage-return redraws piling up on one line.
+- :class:`FitCounter`: a scorer that scores as usual and appends one byte to a small file
+  per call; scorers run in the worker that fitted the fold, so the count is right with any
+  ``n_jobs`` (loky processes write to the same file). A thread in this process watches the
+  file's size and moves the bar.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ._interrupt import raise_if_interrupted
+
+__all__ = ["FitCounter", "Progress", "counted_fits"]
+
+
+class Progress:
+    """A progress display on stderr: tqdm on a terminal, one line per update in a log.
+
+    Parameters
+    ----------
+    total : int or None
+        Units of work expected (``None``: unknown).
+    desc : str
+        What is being done.
+    unit : str, default='fit'
+    enabled : bool, default=True
+        ``False``: show nothing.
+    stream : file, optional
+        Default ``sys.stderr``.
+    """
+
+    def __init__(self, total: int | None, desc: str, *, unit: str = "fit",
+                 enabled: bool = True, stream: IO[str] | None = None):
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.n = 0
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self._start = time.perf_counter()
+        self._lock = threading.Lock()
+        self._bar: Any = None
+        if enabled and _isatty(self.stream):
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=self.stream)
+
+    def set_description(self, desc: str) -> None:
+        """Change the description (on a log: printed with the next update)."""
+        with self._lock:
+            self.desc = desc
+            if self._bar is not None:
+                self._bar.set_description(desc)
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more units of work."""
+        if n <= 0:
+            return
+        with self._lock:
+            self.n += n
+            if self._bar is not None:
+                self._bar.update(n)
+            elif self.enabled:
+                of = f"/{self.total}" if self.total else ""
+                elapsed = time.perf_counter() - self._start
+                print(f"{self.desc}: {self.n}{of} {self.unit}s done ({elapsed:.0f} s)",
+                      file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Remove the bar (so that what is printed next starts on a clean line)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class FitCounter:
+    """A scorer that also appends one byte to ``path`` per call (a finished fold).
+
+    Picklable, so that it works in loky or dask worker processes on this machine.
+
+    Parameters
+    ----------
+    scoring : str
+        A scikit-learn scorer name.
+    path : str
+        The tick file.
+    """
+
+    def __init__(self, scoring: str, path: str):
+        self.scoring = scoring
+        self.path = path
+
+    def __repr__(self) -> str:  # reports name the scoring, not this wrapper
+        return self.scoring
+
+    def __call__(self, estimator: Any, X: Any, y: Any) -> float:  # noqa: N803
+        from sklearn.metrics import get_scorer
+
+        # A training loop that swallowed Ctrl-C returns a half-trained model: do not score it.
+        raise_if_interrupted()
+        score = get_scorer(self.scoring)(estimator, X, y)
+        with open(self.path, "ab") as fh:
+            fh.write(b".")
+        return score
+
+
+class counted_fits:  # noqa: N801 (a context manager used like a function)
+    """``with counted_fits(scoring, progress) as scorer:`` pass ``scorer`` as ``scoring``.
+
+    Every call of the scorer (in any worker) moves ``progress`` by one. With ``progress``
+    None or disabled, yields ``scoring`` unchanged and starts nothing.
+    """
+
+    def __init__(self, scoring: str, progress: Progress | None, *, poll_seconds: float = 0.2):
+        self.scoring = scoring
+        self.progress = progress
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._path: Path | None = None
+        self._seen = 0
+
+    def __enter__(self) -> Any:
+        if self.progress is None or not self.progress.enabled:
+            return self.scoring
+        fd, name = tempfile.mkstemp(prefix="sknn-mnist-fits-", suffix=".ticks")
+        os.close(fd)
+        self._path = Path(name)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return FitCounter(self.scoring, name)
+
+    def _poll(self) -> None:
+        assert self._path is not None and self.progress is not None
+        try:
+            size = self._path.stat().st_size
+        except OSError:
+            return
+        if size > self._seen:
+            self.progress.update(size - self._seen)
+            self._seen = size
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            self._poll()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+        assert self._path is not None
+        self._path.unlink(missing_ok=True)
