@@ -4,19 +4,11 @@
 >>> X, y = load_mnist(return_X_y=True)                  # doctest: +SKIP
 >>> digits = load_dataset("digits", subset="test")      # bundled, never needs the network
 
-Where the data comes from, in this order:
-
-1. this package's cache under ``data_home`` (``$SKNN_MNIST_DATA``, default ``sknn_mnist``
-   under scikit-learn's data home): one uncompressed, sha256-checked ``.npz`` per dataset,
-   written atomically; a cached MNIST loads in well under a second;
-2. a folder with the four standard IDX ``.gz`` files (``idx_dir=`` or ``$SKNN_MNIST_IDX_DIR``),
-   verified against the published md5s;
-3. OpenML, through the ``openml`` package and its settings (``openml.config``); see
-   :mod:`._openml` for the three it gets for the duration of a load.
-
-Datasets: ``mnist`` (OpenML 554), ``fashion-mnist`` (40996), ``kmnist`` (41982) and
-``digits`` (scikit-learn's bundled 8x8 digits, pixels 0..16, a fixed stratified 1,437/360
-split). Register more with :func:`register_dataset`.
+Sources, in order: this package's checksummed ``.npz`` cache under ``data_home`` (a cached
+MNIST loads in well under a second); a folder with the four IDX ``.gz`` files (``idx_dir``),
+md5-checked; OpenML through the ``openml`` package and its settings (see ``_openml``).
+Datasets: ``mnist``, ``fashion-mnist``, ``kmnist`` and ``digits`` (scikit-learn's bundled
+8x8 digits); register more with :func:`register_dataset`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""The package's own cache: one uncompressed ``.npz`` per dataset, checksummed, atomic.
+"""The package's own cache: ``<data_home>/<name>-v1.npz``, checksummed, written atomically.
 
-``<data_home>/<name>-v1.npz`` holds ``data`` (uint8, training rows first), ``target`` (uint8)
-and ``meta`` (a 0-d string array of JSON: format, counts, origin, and the sha256 of the arrays'
-dtypes, shapes and bytes). No pickles: it loads with ``allow_pickle=False``. Uncompressed, so a
-load is one read and one sha256 (~0.1 s for MNIST), re-checked every time, and also checked
-against the registry's pinned checksum, which the file cannot rewrite. Writes go to a temporary
-file renamed over the target (:func:`os.replace`, atomic), so an interrupted write leaves the
-old file or none, never half of one.
+It holds ``data`` (uint8, training rows first), ``target`` (uint8) and ``meta`` (JSON: format,
+counts, origin, sha256 of the arrays); no pickles. Uncompressed: a load is one read and one
+sha256 (~0.1 s for MNIST), checked every time against the stored and the pinned checksum.
+A write goes to a temporary file renamed over the target (:func:`os.replace`, atomic).
 """
 
 from __future__ import annotations
@@ -30,8 +27,8 @@ __all__ = ["CACHE_FORMAT", "cache_path", "content_sha256", "read_cache", "write_
 
 CACHE_FORMAT = 1
 _KEYS = {"data", "target", "meta"}
-# Temporary files older than this are leftovers of a killed writer (SIGKILL, power loss:
-# cases no exception handler sees) and are removed by the next write.
+# Older temporary files were left by a killed writer (SIGKILL, power loss): the next write
+# removes them.
 _STALE_TMP_SECONDS = 3600.0
 
 
@@ -53,12 +50,9 @@ def content_sha256(X: np.ndarray, y: np.ndarray) -> str:
 def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Load and verify a cache file; return uint8 ``X``, int64 ``y`` and the metadata.
 
-    Raises
-    ------
-    FileNotFoundError
-        No cache file (:class:`IsADirectoryError` when the path is a directory).
-    CacheCorruptError
-        Unreadable, truncated, checksum mismatch (stored or pinned), or not matching ``spec``.
+    Raises :class:`FileNotFoundError` (:class:`IsADirectoryError` for a directory) or
+    :class:`CacheCorruptError` (unreadable, truncated, either checksum differs, or the
+    content does not match ``spec``).
     """
     if path.is_dir():
         raise IsADirectoryError(21, "is a directory, not a cache file", str(path))
@@ -67,9 +61,8 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
     try:
         with np.load(path, allow_pickle=False) as npz:
             if set(npz.files) != _KEYS:
-                raise CacheCorruptError(
-                    f"{path}: holds arrays {sorted(npz.files)}, expected {sorted(_KEYS)}"
-                )
+                raise CacheCorruptError(f"{path}: holds arrays {sorted(npz.files)}, expected "
+                                        f"{sorted(_KEYS)}")
             X, y, meta = npz["data"], npz["target"], json.loads(str(npz["meta"][()]))
     except CacheCorruptError:
         raise
@@ -85,14 +78,11 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
     if X.dtype != np.uint8 or X.shape != shape:
         raise CacheCorruptError(f"{path}: data is {X.dtype}{X.shape}, expected uint8{shape}")
     if y.dtype != np.uint8 or y.shape != (spec.n_samples,):
-        raise CacheCorruptError(
-            f"{path}: target is {y.dtype}{y.shape}, expected uint8({spec.n_samples},)"
-        )
+        raise CacheCorruptError(f"{path}: target is {y.dtype}{y.shape}, expected "
+                                f"uint8({spec.n_samples},)")
     if meta.get("n_train") != spec.n_train or meta.get("n_test") != spec.n_test:
-        raise CacheCorruptError(
-            f"{path}: split {meta.get('n_train')}/{meta.get('n_test')} differs from "
-            f"{spec.n_train}/{spec.n_test}"
-        )
+        raise CacheCorruptError(f"{path}: split {meta.get('n_train')}/{meta.get('n_test')} "
+                                f"differs from {spec.n_train}/{spec.n_test}")
     got = content_sha256(X, y)
     if got != meta.get("sha256"):
         raise CacheCorruptError(f"{path}: sha256 mismatch: stored {meta.get('sha256')}, "
@@ -117,23 +107,15 @@ def _remove_stale_tmp(directory: Path, final_name: str) -> None:
                 p.unlink()
 
 
-def write_cache(
-    path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, *, meta: dict[str, Any]
-) -> dict[str, Any]:
+def write_cache(path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, *,
+                meta: dict[str, Any]) -> dict[str, Any]:
     """Atomically write uint8 ``X``, labels ``y`` and ``meta`` (JSON-able: source, origin,
     source checksums) to ``path``, creating its folder; return the full metadata written."""
     X = np.ascontiguousarray(X, dtype=np.uint8)
     y = np.ascontiguousarray(y).astype(np.uint8)
-    full_meta = {
-        **meta,
-        "format": CACHE_FORMAT,
-        "name": spec.name,
-        "n_train": spec.n_train,
-        "n_test": spec.n_test,
-        "image_shape": list(spec.image_shape),
-        "sha256": content_sha256(X, y),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    full_meta = {**meta, "format": CACHE_FORMAT, "name": spec.name, "n_train": spec.n_train,
+                 "n_test": spec.n_test, "image_shape": list(spec.image_shape),
+                 "sha256": content_sha256(X, y), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(path.parent, path.name)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -1,22 +1,15 @@
-"""Exceptions: "no source had the data" versus "the data found is broken"."""
+"""Exceptions: "no source had the data" (an OSError) or "the data found is broken"."""
 
 from __future__ import annotations
 
-__all__ = [
-    "CacheCorruptError",
-    "ChecksumError",
-    "DatasetFormatError",
-    "DatasetUnavailableError",
-    "IdxFormatError",
-]
+__all__ = ["CacheCorruptError", "ChecksumError", "DatasetFormatError", "DatasetUnavailableError",
+           "IdxFormatError"]
 
 
 class DatasetUnavailableError(OSError):
-    """No source (cache, IDX folder, OpenML) could provide the dataset.
-
-    The message names the dataset, every source tried with why it failed, and the offline
-    options. ``dataset`` is the registry name and ``attempts`` one line per source tried.
-    """
+    """No source (cache, IDX folder, OpenML) could provide the dataset; the message names
+    every source tried with why it failed and the offline options. ``dataset`` is the
+    registry name, ``attempts`` one line per source tried."""
 
     def __init__(self, message: str, *, dataset: str = "", attempts: list[str] | None = None):
         super().__init__(message)

@@ -1,8 +1,7 @@
-"""The four standard gzip-compressed IDX files of an MNIST-style dataset.
+"""The four standard gzip-compressed IDX files of an MNIST-style dataset, md5-checked.
 
 IDX: two zero bytes, a type byte (0x08: uint8), the number of dimensions, one big-endian
-uint32 per dimension, then the data in row-major order. Files are md5-checked before parsing.
-"""
+uint32 per dimension, then the data in row-major order."""
 
 from __future__ import annotations
 
@@ -11,14 +10,13 @@ import hashlib
 import struct
 import zlib
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ._errors import ChecksumError, IdxFormatError
 from ._registry import DATASETS, DatasetSpec
 
-__all__ = ["IdxSearchResult", "file_md5", "find_idx_files", "load_idx_dir", "read_idx"]
+__all__ = ["file_md5", "find_idx_files", "load_idx_dir", "read_idx"]
 
 
 def file_md5(path: Path) -> str:
@@ -33,15 +31,11 @@ def file_md5(path: Path) -> str:
 def read_idx(path: Path, *, ndim: int) -> np.ndarray:
     """Read one gzip-compressed uint8 IDX file with ``ndim`` dimensions.
 
-    Raises
-    ------
-    IdxFormatError
-        Not gzip, truncated, wrong magic number, type or dimension count, or more or fewer
-        data bytes than the header announces.
+    Raises :class:`IdxFormatError` when the file is not gzip, is truncated, has a wrong magic
+    number, type or dimension count, or more or fewer data bytes than its header announces.
     """
     try:
-        with gzip.open(path, "rb") as fh:
-            raw = fh.read()
+        raw = gzip.decompress(path.read_bytes())
     except (gzip.BadGzipFile, zlib.error) as exc:
         raise IdxFormatError(f"{path}: not a valid gzip file ({exc})") from None
     except EOFError:
@@ -69,31 +63,21 @@ def read_idx(path: Path, *, ndim: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(shape)
 
 
-class IdxSearchResult(NamedTuple):
-    """The folder holding all four files with matching md5s, or ``None`` and why not."""
-
-    directory: Path | None
-    reason: str = ""
-
-
-def find_idx_files(spec: DatasetSpec, idx_dir: Path) -> IdxSearchResult:
-    """Find the folder under ``idx_dir`` that holds ``spec``'s four IDX files.
+def find_idx_files(spec: DatasetSpec, idx_dir: Path) -> tuple[Path | None, str]:
+    """The folder under ``idx_dir`` holding ``spec``'s four IDX files, or ``None``, and why not.
 
     Searched in order: ``idx_dir/<name>``, ``idx_dir/<each of spec.idx_subdirs>``, ``idx_dir``
     (per-dataset folders first: MNIST, Fashion-MNIST and KMNIST share the file names). A
     folder holding another registered dataset's files (its md5s) is skipped, so one
     ``SKNN_MNIST_IDX_DIR`` can serve several datasets.
 
-    Raises
-    ------
-    ChecksumError
-        A folder holds all four files but they match neither this dataset's md5s nor another
-        registered dataset's; the message names the first mismatching file.
+    Raises :class:`ChecksumError` when a folder holds all four files but they match neither
+    this dataset's md5s nor another registered dataset's (naming the first mismatching file).
     """
     if spec.idx_files is None:
-        return IdxSearchResult(None, f"{spec.name!r} has no IDX files")
+        return (None, f"{spec.name!r} has no IDX files")
     if not idx_dir.is_dir():
-        return IdxSearchResult(None, f"idx_dir {idx_dir}: not a directory")
+        return (None, f"idx_dir {idx_dir}: not a directory")
     notes: list[str] = []
     for d in dict.fromkeys([idx_dir / s for s in (spec.name, *spec.idx_subdirs)] + [idx_dir]):
         paths = [d / f.filename for f in spec.idx_files]
@@ -108,35 +92,28 @@ def find_idx_files(spec: DatasetSpec, idx_dir: Path) -> IdxSearchResult:
         bad = [(p, f.md5, got) for p, f, got in zip(paths, spec.idx_files, md5s, strict=True)
                if f.md5 is not None and got != f.md5.lower()]
         if not bad:
-            return IdxSearchResult(d)
+            return d, ""
         owner = next((n for n, o in DATASETS.items() if n != spec.name and o.idx_files
                       and [f.md5 for f in o.idx_files] == md5s), None)
         if owner is not None:
             notes.append(f"{d}: holds the IDX files of {owner!r}, not {spec.name!r}")
             continue
         path, want, got = bad[0]
-        raise ChecksumError(
-            f"{path}: md5 mismatch for {spec.name!r}: expected {want}, got {got} "
-            "(file corrupt, truncated or from another dataset; delete it or fetch it again)"
-        )
+        raise ChecksumError(f"{path}: md5 mismatch for {spec.name!r}: expected {want}, got "
+                            f"{got} (file corrupt, truncated or from another dataset; delete "
+                            "it or fetch it again)")
     if not notes:
         names = ", ".join(f.filename for f in spec.idx_files)
         notes.append(f"{idx_dir}: none of {names} (also looked in sub-folder {spec.name}/)")
-    return IdxSearchResult(None, "; ".join(notes))
+    return (None, "; ".join(notes))
 
 
-def load_idx_dir(
-    spec: DatasetSpec, directory: Path, *, check_md5: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read and validate the four IDX files in ``directory``.
+def load_idx_dir(spec: DatasetSpec, directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read the four IDX files in ``directory`` (md5s checked by :func:`find_idx_files`).
 
     Returns uint8 ``X`` ``(n_train + n_test, n_features)``, training rows first, and int64
-    ``y``. ``check_md5=False`` skips the md5s (:func:`find_idx_files` already checked them).
-
-    Raises
-    ------
-    ChecksumError, IdxFormatError
-        md5 mismatch, malformed file, or counts/shapes that differ from the spec.
+    ``y``; raises :class:`IdxFormatError` for malformed files or counts and shapes that
+    differ from the spec.
     """
     files = spec.idx_files
     if files is None:
@@ -145,25 +122,19 @@ def load_idx_dir(
     for img_f, lab_f, n_expected in ((files.train_images, files.train_labels, spec.n_train),
                                      (files.test_images, files.test_labels, spec.n_test)):
         img_path, lab_path = directory / img_f.filename, directory / lab_f.filename
-        for path, f in ((img_path, img_f), (lab_path, lab_f)):
-            if check_md5 and f.md5 is not None and (got := file_md5(path)) != f.md5.lower():
-                raise ChecksumError(f"{path}: md5 mismatch: expected {f.md5}, got {got}")
         images, labels = read_idx(img_path, ndim=3), read_idx(lab_path, ndim=1)
         if images.shape[1:] != tuple(spec.image_shape):
-            raise IdxFormatError(
-                f"{img_path}: images of shape {images.shape[1:]}, expected {spec.image_shape}"
-            )
+            raise IdxFormatError(f"{img_path}: images of shape {images.shape[1:]}, expected "
+                                 f"{spec.image_shape}")
         if images.shape[0] != labels.shape[0]:
             raise IdxFormatError(f"{img_path} holds {images.shape[0]} images but {lab_path} "
                                  f"holds {labels.shape[0]} labels")
         if images.shape[0] != n_expected:
-            raise IdxFormatError(
-                f"{img_path}: {images.shape[0]} images, expected {n_expected} for {spec.name!r}"
-            )
+            raise IdxFormatError(f"{img_path}: {images.shape[0]} images, expected "
+                                 f"{n_expected} for {spec.name!r}")
         if labels.size and int(labels.max()) >= spec.n_classes:
-            raise IdxFormatError(
-                f"{lab_path}: label {int(labels.max())} out of range 0..{spec.n_classes - 1}"
-            )
+            raise IdxFormatError(f"{lab_path}: label {int(labels.max())} out of range "
+                                 f"0..{spec.n_classes - 1}")
         parts_X.append(images.reshape(images.shape[0], -1))
         parts_y.append(labels)
     return np.concatenate(parts_X, axis=0), np.concatenate(parts_y).astype(np.int64)

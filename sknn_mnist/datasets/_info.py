@@ -19,20 +19,10 @@ __all__ = ["build_parser", "dataset_info", "dataset_summary", "format_dataset_in
 
 
 def dataset_summary(name: str, **kwargs: Any) -> dict[str, Any]:
-    """Load a dataset (all rows) and summarise it as a JSON-serialisable dict.
-
-    Keyword arguments are those of :func:`load_dataset` (``data_home``, ``idx_dir``,
-    ``download``, ``progress``, ``openml_url``).
-
-    Returns
-    -------
-    dict
-        ``name``, ``title``, ``source``, ``origin``, ``cache_path``, ``image_shape``,
-        ``n_features``, ``pixel_range``, ``dtype``, ``target_names``, ``subsets`` (for train,
-        test and all: ``n_samples``, ``data_shape``, ``images_shape``, ``class_counts``),
-        ``checksums``, ``published_checksums`` (the registry's IDX md5s), ``openml_id``,
-        ``homepage`` and ``license``.
-    """
+    """Load a dataset (all rows, keyword arguments as :func:`load_dataset`) and summarise it
+    as a JSON-serialisable dict: the spec's fields, ``source``, ``origin``, ``cache_path``,
+    ``pixel_range``, ``subsets`` (per split: ``n_samples``, ``data_shape``, ``images_shape``,
+    ``class_counts``), ``checksums`` and ``published_checksums`` (the registry's IDX md5s)."""
     spec = get_spec(name)
     b = load_dataset(spec.name, subset="all", **kwargs)
     X, y = b.data, b.target
@@ -70,17 +60,13 @@ def format_dataset_info(summary: dict[str, Any]) -> str:
                  f"values {lo}..{hi}")
     lines.append(f"  classes     : {len(names)}: " + ", ".join(names))
     lines.append("  shapes      :")
-    for sub in ("train", "test", "all"):
-        d = s["subsets"][sub]
-        lines.append(f"    {sub:<5}  data {tuple(d['data_shape'])}  images "
-                     f"{tuple(d['images_shape'])}")
+    lines += [f"    {sub:<5}  data {tuple(d['data_shape'])}  images {tuple(d['images_shape'])}"
+              for sub, d in s["subsets"].items()]
     lines.append("  class counts:")
-    lines.append("    " + "class".ljust(14) + "".join(f"{sub:>8}" for sub in ("train", "test",
-                                                                               "all")))
+    lines.append("    " + "class".ljust(14) + "".join(f"{sub:>8}" for sub in s["subsets"]))
     for i, cname in enumerate(names):
         label = f"{i} {cname}" if cname != str(i) else str(i)
-        counts = "".join(f"{s['subsets'][sub]['class_counts'][str(i)]:>8}"
-                         for sub in ("train", "test", "all"))
+        counts = "".join(f"{d['class_counts'][str(i)]:>8}" for d in s["subsets"].values())
         lines.append(f"    {label[:14]:<14}{counts}")
     published = s["published_checksums"]
     lines.append("  checksums   :")
@@ -98,13 +84,8 @@ def format_dataset_info(summary: dict[str, Any]) -> str:
 
 
 def dataset_info(
-    name: str,
-    *,
-    data_home: PathLike | None = None,
-    idx_dir: PathLike | None = None,
-    download: bool = True,
-    progress: bool | None = None,
-    openml_url: str | None = None,
+    name: str, *, data_home: PathLike | None = None, idx_dir: PathLike | None = None,
+    download: bool = True, progress: bool | None = None, openml_url: str | None = None,
 ) -> str:
     """Return a printable summary of a dataset: source, shapes, class counts, checksums.
 
@@ -117,9 +98,7 @@ def dataset_info(
     scikit-learn digits (8x8) (digits)
     ...
     """
-    return format_dataset_info(dataset_summary(
-        name, data_home=data_home, idx_dir=idx_dir, download=download, progress=progress,
-        openml_url=openml_url))
+    return format_dataset_info(dataset_summary(**locals()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="load a dataset and print its source, shapes, class "
                           "counts and checksums (building the cache or downloading if needed)")
     info.add_argument("name", help=f"dataset name: {', '.join(list_datasets())}")
-    info.add_argument("--data-home", metavar="DIR", help=f"cache folder (default "
-                      f"${ENV_DATA_HOME})")
+    info.add_argument("--data-home", metavar="DIR", help=f"cache folder (${ENV_DATA_HOME})")
     info.add_argument("--idx-dir", metavar="DIR",
                       help=f"folder with the IDX .gz files (default ${ENV_IDX_DIR})")
     info.add_argument("--openml-url", metavar="URL",
@@ -148,8 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (errors: one message, no traceback)."""
     args = build_parser().parse_args(argv)
     if args.datasets_command == "list":
-        for name in list_datasets():
-            spec = DATASETS[name]
+        for name, spec in sorted(DATASETS.items()):
             print(f"{name:<14} {spec.title}: {spec.n_train} train / {spec.n_test} test, "
                   f"{spec.image_shape[0]}x{spec.image_shape[1]}")
         return 0

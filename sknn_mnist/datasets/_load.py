@@ -14,7 +14,7 @@ from sklearn.utils import Bunch
 from ._cache import cache_path, content_sha256, read_cache, write_cache
 from ._errors import CacheCorruptError, ChecksumError, DatasetUnavailableError
 from ._idx import find_idx_files, load_idx_dir
-from ._openml import ENV_OPENML_URL, OpenMLUnavailable, fetch_openml_arrays
+from ._openml import ENV_OPENML_URL, fetch_openml_arrays
 from ._registry import DatasetSpec, get_spec
 
 __all__ = ["ENV_DATA_HOME", "ENV_IDX_DIR", "SUBSETS", "get_data_home", "load_dataset",
@@ -31,10 +31,8 @@ def get_data_home(data_home: PathLike | None = None) -> Path:
     """The cache folder: the argument, else ``$SKNN_MNIST_DATA``, else ``sknn_mnist`` under
     scikit-learn's data home (``$SCIKIT_LEARN_DATA``, default ``~/scikit_learn_data``).
 
-    Nothing is created here (unlike :func:`sklearn.datasets.get_data_home`): the cache writer
-    creates the folder when it has something to write, and an unwritable home then costs only
-    the cache, not the load.
-    """
+    Unlike :func:`sklearn.datasets.get_data_home` this creates nothing: the cache writer does,
+    so an unwritable home costs only the cache, not the load."""
     home = data_home or os.environ.get(ENV_DATA_HOME) or None
     if home is None:
         sk_home = os.environ.get("SCIKIT_LEARN_DATA") or os.path.join("~", "scikit_learn_data")
@@ -42,9 +40,7 @@ def get_data_home(data_home: PathLike | None = None) -> Path:
     return Path(home).expanduser().resolve()
 
 
-class _Loaded(NamedTuple):
-    """The full dataset (train rows then test rows) and where it came from."""
-
+class _Loaded(NamedTuple):  # the full dataset (train then test rows) and where it came from
     X: np.ndarray
     y: np.ndarray
     source: str
@@ -61,8 +57,7 @@ def _fresh(path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, source: 
         raise ChecksumError(f"{meta['origin']}: arrays' sha256 {sha} differs from the one "
                             f"pinned in the registry for {spec.name!r} ({spec.sha256})")
     try:
-        return _Loaded(X, y, source, meta["origin"], path, write_cache(path, X, y, spec,
-                                                                       meta=meta))
+        return _Loaded(X, y, source, meta["origin"], path, write_cache(path, X, y, spec, meta=meta))
     except OSError as exc:
         # A read-only or full data_home must not cost the user the data they just loaded.
         warnings.warn(f"could not write the {spec.name!r} cache {path} ({exc}); the data is "
@@ -77,13 +72,9 @@ def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLi
         X, y = spec.bundled_loader()
         if X.shape != (spec.n_samples, spec.n_features):
             raise RuntimeError(f"bundled {spec.name!r} has shape {X.shape}, spec says otherwise")
-        import sklearn
-
-        origin = (f"sklearn.datasets.load_digits (bundled with scikit-learn "
-                  f"{sklearn.__version__})" if spec.name == "digits" else
-                  f"bundled loader {getattr(spec.bundled_loader, '__name__', '?')}")
-        meta = {"sha256": content_sha256(X, y.astype(np.uint8))}
-        return _Loaded(X, y, "bundled", origin, None, meta)
+        origin = f"{spec.title}, bundled with the dependencies (no download, no cache)"
+        sha = content_sha256(X, y.astype(np.uint8))
+        return _Loaded(X, y, "bundled", origin, None, {"sha256": sha})
 
     attempts: list[str] = []
     home = get_data_home(data_home)
@@ -106,12 +97,12 @@ def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLi
         if idx_path is None:
             attempts.append(f"IDX files: no idx_dir given and {ENV_IDX_DIR} is not set")
         else:
-            found = find_idx_files(spec, Path(idx_path).expanduser().resolve())
-            if found.directory is None:
-                attempts.append(f"IDX files: {found.reason}")
+            found, reason = find_idx_files(spec, Path(idx_path).expanduser().resolve())
+            if found is None:
+                attempts.append(f"IDX files: {reason}")
             else:
-                X, y = load_idx_dir(spec, found.directory, check_md5=False)
-                meta = {"source": "idx", "origin": f"IDX files in {found.directory}",
+                X, y = load_idx_dir(spec, found)
+                meta = {"source": "idx", "origin": f"IDX files in {found}",
                         "source_checksums": {f.filename: f.md5 for f in spec.idx_files if f.md5}}
                 return _fresh(path, X, y, spec, "idx", meta)
 
@@ -124,7 +115,7 @@ def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLi
             try:
                 X, y, info = fetch_openml_arrays(spec, data_home=home, openml_url=openml_url,
                                                  progress=progress)
-            except OpenMLUnavailable as exc:
+            except DatasetUnavailableError as exc:
                 attempts.append(str(exc))
             else:
                 meta = {"source": "openml", "openml": info,
@@ -148,23 +139,16 @@ def _unavailable_message(spec: DatasetSpec, attempts: list[str], home: Path) -> 
     lines.append(f"  - pass data_home=DIR (or set {ENV_DATA_HOME}=DIR) to a cache folder "
                  f"filled by an earlier load (looked in {home})")
     if spec.openml_id is not None:
-        lines.append(f"  - or, once online, let it download from OpenML (openml.config or "
-                     f"{ENV_OPENML_URL} selects the server)")
-    lines.append("  - load_dataset('digits') ships with scikit-learn and needs no network")
-    return "\n".join(lines)
+        lines.append(f"  - or, once online, let it download from OpenML ({ENV_OPENML_URL} or "
+                     "openml.config selects the server)")
+    return "\n".join([*lines, "  - load_dataset('digits') ships with scikit-learn and needs no "
+                            "network"])
 
 
 def load_dataset(
-    name: str,
-    *,
-    subset: Subset = "train",
-    data_home: PathLike | None = None,
-    idx_dir: PathLike | None = None,
-    return_X_y: bool = False,
-    as_frame: bool = False,
-    download: bool = True,
-    progress: bool | None = None,
-    openml_url: str | None = None,
+    name: str, *, subset: Subset = "train", data_home: PathLike | None = None,
+    idx_dir: PathLike | None = None, return_X_y: bool = False, as_frame: bool = False,
+    download: bool = True, progress: bool | None = None, openml_url: str | None = None,
 ) -> Bunch | tuple[Any, Any]:
     """Load a registered dataset: from the cache, else IDX files, else OpenML.
 
@@ -176,16 +160,14 @@ def load_dataset(
     subset : {"train", "test", "all"}, default "train"
         The standard split; ``"all"`` is the training rows followed by the test rows.
     data_home : path-like, optional
-        Cache folder. Default ``$SKNN_MNIST_DATA``, else ``sknn_mnist`` under scikit-learn's
-        data home. openml's own cache goes to ``data_home/openml`` unless configured.
+        Cache folder (see :func:`get_data_home`); openml's own cache goes to
+        ``data_home/openml`` unless the user configured one.
     idx_dir : path-like, optional
         Folder holding the four ``*-ubyte.gz`` IDX files (directly or in a sub-folder named
         after the dataset). Default ``$SKNN_MNIST_IDX_DIR``.
-    return_X_y : bool, default False
-        Return ``(data, target)`` instead of a ``Bunch``.
-    as_frame : bool, default False
-        ``data`` as a pandas DataFrame and ``target`` as a Series; the ``Bunch`` then also
-        has ``frame``.
+    return_X_y, as_frame : bool, default False
+        Return ``(data, target)`` instead of a ``Bunch``; ``data`` as a pandas DataFrame and
+        ``target`` as a Series (the ``Bunch`` then also has ``frame``).
     download : bool, default True
         Allow downloading from OpenML when there is no cache and no IDX files.
     progress : bool, optional
@@ -209,10 +191,9 @@ def load_dataset(
     ValueError
         Unknown ``name`` (the message lists the known names) or ``subset``.
     DatasetUnavailableError
-        No source could provide the data; the message lists what was tried and the offline
-        options.
+        No source had the data; the message lists what was tried and the offline options.
     DatasetFormatError
-        IDX files or a download are malformed or fail their checksums.
+        IDX files, a cache rebuild or a download are malformed or fail their checksums.
     """
     spec = get_spec(name)
     if subset not in SUBSETS:
@@ -236,16 +217,10 @@ def load_dataset(
     where = (f"cache {loaded.cache_file} (built from {loaded.origin})"
              if loaded.source == "cache" else loaded.origin)
     bunch = Bunch(
-        data=data,
-        target=target,
-        images=images,
-        feature_names=feature_names,
-        target_names=np.array(spec.target_names),
+        data=data, target=target, images=images, feature_names=feature_names,
+        target_names=np.array(spec.target_names), name=spec.name, subset=subset,
         DESCR=f"{spec.description}\n\nSubset: {subset}. Loaded from: {where}.",
-        name=spec.name,
-        subset=subset,
-        source=loaded.source,
-        origin=loaded.origin,
+        source=loaded.source, origin=loaded.origin,
         cache_path=str(loaded.cache_file) if loaded.cache_file is not None else None,
         checksums={"sha256": loaded.meta.get("sha256"), **loaded.meta.get("source_checksums",
                                                                           {})},
@@ -256,15 +231,9 @@ def load_dataset(
 
 
 def load_mnist(
-    *,
-    subset: Subset = "train",
-    data_home: PathLike | None = None,
-    idx_dir: PathLike | None = None,
-    return_X_y: bool = False,
-    as_frame: bool = False,
-    download: bool = True,
-    progress: bool | None = None,
-    openml_url: str | None = None,
+    *, subset: Subset = "train", data_home: PathLike | None = None,
+    idx_dir: PathLike | None = None, return_X_y: bool = False, as_frame: bool = False,
+    download: bool = True, progress: bool | None = None, openml_url: str | None = None,
 ) -> Bunch | tuple[Any, Any]:
     """Load MNIST (60,000 train / 10,000 test images of 28x28 uint8 pixels).
 
@@ -277,6 +246,4 @@ def load_mnist(
     >>> X.shape, X.dtype  # doctest: +SKIP
     ((60000, 784), dtype('uint8'))
     """
-    return load_dataset("mnist", subset=subset, data_home=data_home, idx_dir=idx_dir,
-                        return_X_y=return_X_y, as_frame=as_frame, download=download,
-                        progress=progress, openml_url=openml_url)
+    return load_dataset("mnist", **locals())

@@ -1,15 +1,12 @@
 """OpenML through the ``openml`` package, converted once to this package's uint8 arrays.
 
-``openml.datasets.get_dataset(id, download_data=True)`` reads the dataset description,
-downloads the Parquet file (the md5-checked ARFF as its fallback) and caches both; ``get_data``
-parses them. Its settings (``openml.config``: server, API key, cache, retry policy) are the
-user's, changed only for the duration of the call and restored after it:
-
-* the server, when ``openml_url=`` or ``$SKNN_MNIST_OPENML_URL`` names one;
-* the cache goes to ``<data_home>/openml`` unless the user configured one
-  (``$OPENML_CACHE_DIR``, the config file, or ``openml.config.set_root_cache_directory``);
-* at most ``$SKNN_MNIST_OPENML_RETRIES`` + 1 attempts per request (default 3: openml's
-  delays are then 1 s and 2 s), so an offline machine gets its error within seconds.
+``openml.datasets.get_dataset(id, download_data=True)`` reads the description, downloads and
+caches the Parquet file (the md5-checked ARFF as fallback); ``get_data`` parses it. The user's
+``openml.config`` (server, API key, cache, retry policy) applies, with three changes made for
+the duration of the call only: the server of ``openml_url=`` / ``$SKNN_MNIST_OPENML_URL``;
+the cache in ``<data_home>/openml`` unless the user configured one (``$OPENML_CACHE_DIR``,
+config file, ``set_root_cache_directory``); at most ``$SKNN_MNIST_OPENML_RETRIES`` + 1
+attempts per request (default 3, openml then waits 1 s and 2 s), so offline fails in seconds.
 """
 
 from __future__ import annotations
@@ -23,21 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import ChecksumError, DatasetFormatError
+from ._errors import ChecksumError, DatasetFormatError, DatasetUnavailableError
 from ._registry import DatasetSpec
 
-__all__ = ["ENV_OPENML_RETRIES", "ENV_OPENML_URL", "OpenMLUnavailable", "fetch_openml_arrays"]
+__all__ = ["ENV_OPENML_RETRIES", "ENV_OPENML_URL", "fetch_openml_arrays"]
 
 ENV_OPENML_URL = "SKNN_MNIST_OPENML_URL"
 ENV_OPENML_RETRIES = "SKNN_MNIST_OPENML_RETRIES"
 DEFAULT_RETRIES = 2
-
-
-class OpenMLUnavailable(OSError):  # noqa: N818 - reads as the condition it reports
-    """OpenML could not be reached or has no such dataset; the message is one line."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 def server_url(url: str) -> str:
@@ -65,9 +55,8 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
     # openml has no public "did the user choose a cache" flag: a cache folder other than its
     # computed default, or the environment variable, means they did.
     default = Path(cfg._resolve_default_cache_dir()).expanduser().resolve()
-    user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or (
-        Path(saved["cachedir"]).expanduser().resolve() != default
-    )
+    user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or Path(
+        saved["cachedir"]).expanduser().resolve() != default
     try:
         if server:
             cfg.server = server
@@ -89,7 +78,7 @@ def _reason(exc: BaseException) -> str:
                            ("Network is unreachable", "network unreachable")):
         if needle in text:
             return reason
-    return f"{type(exc).__name__}: {text.strip().splitlines()[0] if text.strip() else ''}"[:300]
+    return f"{type(exc).__name__}: {' '.join(text.split())}"[:300]
 
 
 def _to_arrays(X: Any, y: Any, spec: DatasetSpec, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -119,15 +108,10 @@ def fetch_openml_arrays(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Download ``spec`` with ``openml`` and return uint8 ``X``, int64 ``y`` and metadata.
 
-    Raises
-    ------
-    OpenMLUnavailable
-        No answer, HTTP or OpenML errors (after openml's retries), unknown dataset.
-    ChecksumError
-        The ARFF download does not match the md5 in the dataset description.
-    DatasetFormatError
-        The download does not parse into the expected arrays; it is removed from openml's
-        cache so that the next load downloads it again.
+    Raises :class:`DatasetUnavailableError` (one line: no answer, HTTP or OpenML error after
+    openml's retries, unknown dataset), :class:`ChecksumError` (the ARFF differs from the
+    description's md5) or :class:`DatasetFormatError` (the download does not parse into the
+    expected arrays; it is removed from openml's cache, so the next load downloads it again).
     """
     url = openml_url or os.environ.get(ENV_OPENML_URL) or None
     with _config(server_url(url) if url else None, data_home, progress) as openml:
@@ -142,8 +126,8 @@ def fetch_openml_arrays(
         except (openml.exceptions.PyOpenMLError, requests.RequestException,
                 urllib3.exceptions.HTTPError, OSError) as exc:
             tries = openml.config.connection_n_retries
-            raise OpenMLUnavailable(f"{where}: {_reason(exc)} (up to {tries} attempt"
-                                    f"{'s' if tries > 1 else ''})") from None
+            raise DatasetUnavailableError(f"{where}: {_reason(exc)} (up to {tries} attempt"
+                                          f"{'s' if tries > 1 else ''})") from None
         try:
             X, y, _, _ = ds.get_data(target=ds.default_target_attribute or "class")
             X, y = _to_arrays(X, y, spec, where)
@@ -154,11 +138,10 @@ def fetch_openml_arrays(
             if isinstance(exc, DatasetFormatError):
                 raise
             cause = exc.__cause__ or exc
-            raise DatasetFormatError(
-                f"{where}: the downloaded data is unusable ({type(cause).__name__}: "
-                f"{str(cause)[:200]}); removed from openml's cache, the next load downloads "
-                "it again"
-            ) from None
+            raise DatasetFormatError(f"{where}: the downloaded data is unusable ("
+                                     f"{type(cause).__name__}: {str(cause)[:200]}); removed "
+                                     "from openml's cache, the next load downloads it again"
+                                     ) from None
         info = {"server": openml.config.server, "data_id": spec.openml_id, "name": ds.name,
                 "version": ds.version, "md5": ds.md5_checksum,
                 "file": "parquet" if ds.parquet_file else "arff",

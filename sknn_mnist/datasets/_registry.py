@@ -12,16 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = [
-    "DATASETS",
-    "DatasetSpec",
-    "IdxFile",
-    "IdxFiles",
-    "get_spec",
-    "list_datasets",
-    "register_dataset",
-    "standard_idx_files",
-]
+__all__ = ["DATASETS", "DatasetSpec", "IdxFile", "IdxFiles", "get_spec", "list_datasets",
+           "load_digits_arrays", "register_dataset", "standard_idx_files"]
 
 
 class IdxFile(NamedTuple):
@@ -50,38 +42,16 @@ def standard_idx_files(md5s: tuple[str | None, str | None, str | None, str | Non
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Everything the loaders need to know about one dataset.
+    """Everything the loaders need to know about one dataset (rows: training rows first).
 
-    Rows are stored and returned training rows first, so ``subset="all"`` is train then test.
-
-    Parameters
-    ----------
-    name, title, description : str
-        Registry key (e.g. ``"mnist"``), human-readable name, text for ``DESCR``.
-    image_shape : tuple of int
-        Shape of one image, e.g. ``(28, 28)``.
-    n_train, n_test : int
-        Number of training and test rows.
-    target_names : tuple of str
-        One name per class; labels are ``0 .. len(target_names) - 1``.
-    pixel_max : int
-        Largest pixel value (255 for the 28x28 sets, 16 for digits).
-    openml_id : int, optional
-        OpenML data id; ``None`` when the dataset is not on OpenML.
-    idx_files : IdxFiles, optional
-        The IDX files and their md5s; ``None`` when there are none.
-    idx_subdirs : tuple of str
-        Sub-folders of an ``idx_dir`` also searched (besides ``idx_dir`` and ``idx_dir/name``).
-    sha256 : str, optional
-        Pinned checksum of the canonical arrays (see ``_cache.content_sha256``): every load,
-        cached or fresh, must match it. ``None``: only the cache's own checksum is checked.
-    bundled_loader : callable, optional
-        For data shipped with the dependencies: returns ``(X, y)``, training rows first.
-        Such datasets are never cached nor downloaded.
-    homepage, license : str
-        Shown by ``info``.
-    feature_names : tuple of str, optional
-        Column names; default ``pixel1 .. pixelN`` (OpenML's naming).
+    ``name`` is the registry key, ``description`` the ``DESCR`` text, ``target_names`` one
+    name per class (labels ``0 .. n_classes - 1``), ``pixel_max`` the largest pixel value;
+    ``openml_id`` and ``idx_files`` (with their md5s) are ``None`` when the dataset is not
+    on OpenML or has no IDX files; ``idx_subdirs`` are sub-folders of an ``idx_dir`` also
+    searched (besides ``idx_dir`` and ``idx_dir/name``). ``sha256`` pins the checksum of the
+    canonical arrays (``_cache.content_sha256``): every load, cached or fresh, must match it.
+    ``bundled_loader`` returns ``(X, y)`` for data shipped with the dependencies, never
+    cached nor downloaded. ``feature_names`` default to ``pixel1 .. pixelN`` (OpenML's).
     """
 
     name: str
@@ -96,9 +66,8 @@ class DatasetSpec:
     idx_files: IdxFiles | None = None
     idx_subdirs: tuple[str, ...] = ()
     sha256: str | None = None
-    bundled_loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(
-        default=None, compare=False
-    )
+    bundled_loader: Callable[[], tuple[np.ndarray, np.ndarray]] | None = field(default=None,
+                                                                               compare=False)
     homepage: str = ""
     license: str = ""
     feature_names: tuple[str, ...] | None = None
@@ -120,9 +89,8 @@ class DatasetSpec:
 
     def get_feature_names(self) -> list[str]:
         """Column names, ``pixel1 .. pixelN`` unless the spec gives its own."""
-        if self.feature_names is not None:
-            return list(self.feature_names)
-        return [f"pixel{i}" for i in range(1, self.n_features + 1)]
+        names = self.feature_names or (f"pixel{i}" for i in range(1, self.n_features + 1))
+        return list(names)
 
 
 #: Fixed seed and size of the package's train/test split of the 1,797 digits.
@@ -131,11 +99,9 @@ DIGITS_TEST_SIZE = 360
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits as uint8 ``X`` (pixels 0..16) and int64 ``y``.
-
-    The first 1,437 rows are the training set and the last 360 the test set of a stratified
-    split with a fixed seed; each part keeps the original relative order of its rows.
-    """
+    """scikit-learn's 8x8 digits as uint8 ``X`` (pixels 0..16) and int64 ``y``: 1,437
+    training then 360 test rows of a stratified split with a fixed seed, each part in the
+    original relative order of its rows."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -161,68 +127,49 @@ data id {id}), the last 10,000 the test set; the IDX files hold the same split."
 # upstream source states it; their loads check the IDX md5s and the cache's own checksum.
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
-        name="mnist",
-        title="MNIST",
+        name="mnist", title="MNIST", image_shape=(28, 28), n_train=60_000, n_test=10_000,
         description="MNIST database of handwritten digits (LeCun, Cortes, Burges).\n\n"
         "70,000 grey-level images of 28x28 pixels (uint8, 0 = background, 255 = ink), "
         "labels 0-9.\n" + _SPLIT.format(id=554),
-        image_shape=(28, 28),
-        n_train=60_000,
-        n_test=10_000,
-        target_names=_DIGIT_NAMES,
-        openml_id=554,
+        target_names=_DIGIT_NAMES, openml_id=554, idx_subdirs=("MNIST/raw", "MNIST"),
         idx_files=standard_idx_files((
             "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
-        )),
-        idx_subdirs=("MNIST/raw", "MNIST"),
+            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
         sha256="2c104e57e8e3f758a03bb77bf23984cb8aeb4944d2295bd68d90cda1b12668d9",
-        homepage="http://yann.lecun.com/exdb/mnist/",
-        license="CC BY-SA 3.0",
+        homepage="http://yann.lecun.com/exdb/mnist/", license="CC BY-SA 3.0",
     ),
     "fashion-mnist": DatasetSpec(
-        name="fashion-mnist",
-        title="Fashion-MNIST",
+        name="fashion-mnist", title="Fashion-MNIST", image_shape=(28, 28), n_train=60_000,
+        n_test=10_000,
         description="Fashion-MNIST (Xiao, Rasul, Vollgraf 2017, Zalando Research).\n\n"
         "70,000 grey-level images of 28x28 pixels (uint8) of clothing articles in 10 "
         "classes, a drop-in replacement for MNIST.\n" + _SPLIT.format(id=40996),
-        image_shape=(28, 28),
-        n_train=60_000,
-        n_test=10_000,
         target_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                       "Shirt", "Sneaker", "Bag", "Ankle boot"),
         openml_id=40996,
         idx_files=standard_idx_files((
             "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
-        )),
+            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
         idx_subdirs=("fashion_mnist", "fashion", "FashionMNIST/raw", "FashionMNIST"),
-        homepage="https://github.com/zalandoresearch/fashion-mnist",
-        license="MIT",
+        homepage="https://github.com/zalandoresearch/fashion-mnist", license="MIT",
     ),
     "kmnist": DatasetSpec(
-        name="kmnist",
-        title="Kuzushiji-MNIST",
+        name="kmnist", title="Kuzushiji-MNIST", image_shape=(28, 28), n_train=60_000,
+        n_test=10_000,
         description="Kuzushiji-MNIST (Clanuwat et al. 2018, ROIS-DS Center for Open Data in "
         "the Humanities).\n\n70,000 grey-level images of 28x28 pixels (uint8) of cursive "
         "Japanese (Kuzushiji) characters, one per row of the hiragana table, 10 classes.\n"
         + _SPLIT.format(id=41982),
-        image_shape=(28, 28),
-        n_train=60_000,
-        n_test=10_000,
         target_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-        openml_id=41982,
+        openml_id=41982, idx_subdirs=("KMNIST/raw", "KMNIST"),
         idx_files=standard_idx_files((
             "bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
-            "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134",
-        )),
-        idx_subdirs=("KMNIST/raw", "KMNIST"),
-        homepage="https://github.com/rois-codh/kmnist",
-        license="CC BY-SA 4.0",
+            "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+        homepage="https://github.com/rois-codh/kmnist", license="CC BY-SA 4.0",
     ),
     "digits": DatasetSpec(
-        name="digits",
-        title="scikit-learn digits (8x8)",
+        name="digits", title="scikit-learn digits (8x8)", image_shape=(8, 8), n_train=1_437,
+        n_test=360,
         description="scikit-learn's bundled optical recognition of handwritten digits (UCI), "
         "via sklearn.datasets.load_digits: 1,797 images of 8x8 pixels, labels 0-9. Needs no "
         "network.\n\nUnlike the 28x28 datasets, pixels are counts in 0..16 (not 0..255), kept "
@@ -230,14 +177,8 @@ DATASETS: dict[str, DatasetSpec] = {
         "so this package defines one: stratified, fixed seed (sklearn train_test_split, "
         "test_size=360, random_state=0), 1,437 train / 360 test rows, each keeping the "
         "original relative order.",
-        image_shape=(8, 8),
-        n_train=1_437,
-        n_test=360,
-        target_names=_DIGIT_NAMES,
-        pixel_max=16,
-        bundled_loader=load_digits_arrays,
-        homepage="https://archive.ics.uci.edu/dataset/80",
-        license="CC BY 4.0",
+        target_names=_DIGIT_NAMES, pixel_max=16, bundled_loader=load_digits_arrays,
+        homepage="https://archive.ics.uci.edu/dataset/80", license="CC BY 4.0",
         feature_names=tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8)),
     ),
 }
@@ -249,13 +190,8 @@ def list_datasets() -> list[str]:
 
 
 def get_spec(name: str) -> DatasetSpec:
-    """Return the spec registered under ``name`` (case and ``_``/``-`` insensitive).
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown; the message lists the known names.
-    """
+    """The spec registered under ``name`` (case and ``_``/``-`` insensitive); an unknown
+    name is a :class:`ValueError` listing the known names."""
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a str, got {type(name).__name__}")
     try:
@@ -266,13 +202,8 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> None:
-    """Add ``spec`` to :data:`DATASETS` (``overwrite=True`` replaces an entry of that name).
-
-    Raises
-    ------
-    ValueError
-        If the name is taken and ``overwrite`` is false, or the spec is inconsistent.
-    """
+    """Add ``spec`` to :data:`DATASETS` (``overwrite=True`` replaces an entry of that name);
+    a taken name (without ``overwrite``) or an inconsistent spec is a :class:`ValueError`."""
     problems = {
         "names are lower-case with '-'": spec.name != spec.name.strip().lower().replace("_", "-"),
         "is already registered (pass overwrite=True)": spec.name in DATASETS and not overwrite,
