@@ -52,6 +52,7 @@ from ._device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_
 from ._init import glorot_factor, glorot_uniform_
 from ._net import SlicingNeuralNetClassifier
 from ._optim import SOLVERS, optimizer_for
+from ._threads import step_flops, thread_policy
 
 #: Rows per forward pass at prediction and validation time. Large batches are much faster
 #: than the training batch size and the activations of 8192 rows are small.
@@ -474,8 +475,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         device = torch.device(net.device)
         rng_devices = [device.index or 0] if device.type == "cuda" else []
         # A forked, seeded torch RNG: dropout is reproducible and the caller's global
-        # RNG state is left alone.
-        with torch.random.fork_rng(devices=rng_devices):
+        # RNG state is left alone. The thread policy (see _threads) sets torch's CPU
+        # threads for the size of a batch step and restores the caller's count.
+        step = lambda: step_flops(net.module_, train_set.X, net.batch_size,  # noqa: E731
+                                  training=True)
+        with thread_policy(step, device), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
             net.partial_fit(train_set, None, epochs=epochs, valid_set=valid_set)
 
@@ -624,8 +628,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
     def _forward(self, X: np.ndarray) -> torch.Tensor:  # noqa: N803
         """The one place where prediction forward passes run; returns CPU logits."""
         data = TensorSet(to_tensor(X, self.net_.device))
-        # One device-to-host copy for the whole result, not one per batch.
-        return self.net_.forward(data, training=False, device=self.net_.device).cpu()
+        rows = min(len(data), INFERENCE_BATCH_SIZE)
+        chunk = lambda: step_flops(self.net_.module_, data.X, rows, training=False)  # noqa: E731
+        with thread_policy(chunk, self.net_.device):
+            # One device-to-host copy for the whole result, not one per batch.
+            return self.net_.forward(data, training=False, device=self.net_.device).cpu()
 
     # -- persistence ------------------------------------------------------------------------
     def __getstate__(self):

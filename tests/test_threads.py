@@ -175,3 +175,68 @@ def test_joblib_inner_max_num_threads_reaches_loky_workers_as_a_choice(monkeypat
     with parallel_config(backend="loky", inner_max_num_threads=1):
         seen = Parallel(n_jobs=2)(delayed(_worker_sees_a_choice)() for _ in range(2))
     assert seen == [True, True]
+
+
+@pytest.fixture
+def threads_seen(monkeypatch):
+    """Record torch's thread count at every training step and prediction forward pass."""
+    from sknn_mnist._net import SlicingNeuralNetClassifier
+
+    seen: dict[str, set[int]] = {"train": set(), "predict": set()}
+    train_step_single = SlicingNeuralNetClassifier.train_step_single
+    evaluation_step = SlicingNeuralNetClassifier.evaluation_step
+
+    def spy_train(self, batch, **kwargs):
+        seen["train"].add(torch.get_num_threads())
+        return train_step_single(self, batch, **kwargs)
+
+    def spy_eval(self, batch, training=False):
+        seen["predict"].add(torch.get_num_threads())
+        return evaluation_step(self, batch, training)
+
+    monkeypatch.setattr(SlicingNeuralNetClassifier, "train_step_single", spy_train)
+    monkeypatch.setattr(SlicingNeuralNetClassifier, "evaluation_step", spy_eval)
+    return seen
+
+
+def test_a_small_fit_and_predict_run_single_threaded(default_threads, threads_seen, make_clf,
+                                                      digits_small):
+    X, y = digits_small
+    clf = make_clf(hidden_layer_sizes=(32,), max_iter=2, batch_size=64).fit(X, y)
+    clf.predict(X)
+    assert threads_seen == {"train": {1}, "predict": {1}}
+    assert torch.get_num_threads() == default_threads
+
+
+def test_a_large_fit_keeps_the_cores_unless_they_are_busy(default_threads, threads_seen,
+                                                          make_clf, digits_small, monkeypatch):
+    X, y = digits_small
+    clf = make_clf(hidden_layer_sizes=(1024, 1024), max_iter=1, batch_size=200)
+    clf.fit(X[:200], y[:200])
+    assert threads_seen["train"] == {default_threads}
+    monkeypatch.setattr(_threads, "busy_cores", lambda: 1)
+    threads_seen["train"].clear()
+    clf.fit(X[:200], y[:200])
+    assert threads_seen["train"] == {1}
+    assert torch.get_num_threads() == default_threads
+
+
+def test_an_interrupted_fit_restores_the_callers_threads(default_threads, make_clf,
+                                                        digits_small, monkeypatch):
+    from sknn_mnist._net import SlicingNeuralNetClassifier
+
+    X, y = digits_small
+    train_step_single = SlicingNeuralNetClassifier.train_step_single
+    calls = []
+
+    def interrupted(self, batch, **kwargs):
+        calls.append(torch.get_num_threads())
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return train_step_single(self, batch, **kwargs)
+
+    monkeypatch.setattr(SlicingNeuralNetClassifier, "train_step_single", interrupted)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="interrupted"):
+        make_clf(max_iter=2, batch_size=64).fit(X, y)
+    assert calls == [1, 1, 1]
+    assert torch.get_num_threads() == default_threads
