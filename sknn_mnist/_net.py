@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EpochTimer
+from skorch.callbacks import Callback, EpochTimer
 
 #: How the module's outputs are read: one logit for a binary problem, one per class
 #: (softmax) for a multiclass one, one independent logit per label for multilabel.
@@ -140,6 +140,30 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         loss = self.get_loss(y_pred, y, training=True, sample_weight=sample_weight)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step; skorch's own step when a closure or a listener needs it.
+
+        skorch wraps every step in a closure with a step accumulator and notifies
+        ``on_grad_computed`` with a generator over the parameters. Only L-BFGS calls the
+        closure more than once, and none of this package's callbacks listens to
+        ``on_grad_computed``; on digits (batches of 64 x 64) skipping that machinery when
+        nothing needs it cuts about 7% of a fit (profiled with py-spy, issue 17).
+        """
+        if self.optimizer is torch.optim.LBFGS or self._listens_to_grads():
+            return super().train_step(batch, **fit_params)
+        self.optimizer_.zero_grad(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        self.optimizer_.step()
+        return step
+
+    def _listens_to_grads(self) -> bool:
+        """Whether the net or a callback overrides ``on_grad_computed``."""
+        if len(self._optimizers) != 1 or (
+                type(self).on_grad_computed is not NeuralNetClassifier.on_grad_computed):
+            return True
+        return any(type(cb).on_grad_computed is not Callback.on_grad_computed
+                   for _, cb in self.callbacks_)
 
     def validation_step(self, batch, **fit_params):
         X, y, sample_weight = batch  # noqa: N806

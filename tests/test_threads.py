@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from joblib import Parallel, delayed, parallel_config
@@ -240,3 +241,34 @@ def test_an_interrupted_fit_restores_the_callers_threads(default_threads, make_c
         make_clf(max_iter=2, batch_size=64).fit(X, y)
     assert calls == [1, 1, 1]
     assert torch.get_num_threads() == default_threads
+
+
+def test_the_direct_training_step_gives_skorchs_results(make_clf, digits_small, monkeypatch):
+    from sknn_mnist._net import SlicingNeuralNetClassifier
+
+    X, y = digits_small
+    fast = make_clf(max_iter=3, batch_size=32).fit(X, y)
+    assert not fast.net_._listens_to_grads()
+    monkeypatch.setattr(SlicingNeuralNetClassifier, "_listens_to_grads", lambda self: True)
+    skorch_step = make_clf(max_iter=3, batch_size=32).fit(X, y)
+    assert fast.loss_curve_ == skorch_step.loss_curve_
+    np.testing.assert_array_equal(fast.predict_proba(X), skorch_step.predict_proba(X))
+
+
+def test_a_gradient_listener_gets_skorchs_step(make_clf, digits_small):
+    from skorch.callbacks import Callback
+
+    from sknn_mnist._data import TensorSet
+
+    class GradNorm(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            self.calls = getattr(self, "calls", 0) + 1
+
+    X, y = digits_small
+    net = make_clf(max_iter=1).fit(X, y).net_
+    listener = GradNorm()
+    net.callbacks_.append(("grad_norm", listener))
+    assert net._listens_to_grads()
+    train_set = TensorSet(torch.from_numpy(X), torch.from_numpy(y.astype(np.int64)))
+    net.partial_fit(train_set, None, epochs=1)
+    assert listener.calls == net.history[-1]["train_batch_count"]
