@@ -140,11 +140,14 @@ class LocalOpenML:
                          daemon=True).start()
 
     def add_dataset(self, data_id: int, X: np.ndarray, y: np.ndarray, *, parquet: bool = True,
-                    md5: str | None = None, parquet_data: bytes | None = None) -> None:
-        """Serve ``X, y`` as dataset ``data_id``: its description, Parquet and ARFF files."""
-        arff = arff_bytes(X, y)
-        pq = f"/datasets/{data_id}/dataset_{data_id}.pq"
-        self.files[self.arff_path(data_id)] = (arff, "text/plain")
+                    md5: str | None = None, parquet_data: bytes | None = None,
+                    arff: bool = True) -> None:
+        """Serve ``X, y`` as dataset ``data_id``: its description, Parquet and ARFF files
+        (``arff=False``: no ARFF, which is slow to write for MNIST-sized data)."""
+        arff_data = arff_bytes(X, y) if arff else b""
+        pq = self.parquet_path(data_id)
+        if arff:
+            self.files[self.arff_path(data_id)] = (arff_data, "text/plain")
         if parquet:
             self.files[pq] = (parquet_data or parquet_bytes(X, y), "application/octet-stream")
         self.files[self.description_path(data_id)] = (f"""\
@@ -154,7 +157,7 @@ class LocalOpenML:
 <oml:default_target_attribute>class</oml:default_target_attribute>
 <oml:url>{self.url}{self.arff_path(data_id)}</oml:url>
 {f"<oml:parquet_url>{self.url}{pq}</oml:parquet_url>" if parquet else ""}
-<oml:md5_checksum>{md5 or hashlib.md5(arff).hexdigest()}</oml:md5_checksum>
+<oml:md5_checksum>{md5 or hashlib.md5(arff_data).hexdigest()}</oml:md5_checksum>
 <oml:status>active</oml:status></oml:data_set_description>""".encode(), "text/xml")
 
     @staticmethod

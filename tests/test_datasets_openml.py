@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sknn_mnist.datasets import (
     ChecksumError,
     DatasetFormatError,
     DatasetUnavailableError,
+    _openml,
     load_dataset,
 )
 from sknn_mnist.datasets._cache import cache_path
@@ -226,3 +228,20 @@ def test_idx_dir_is_preferred_over_openml(tiny, server: LocalOpenML, tmp_path: P
     write_idx_dir(tmp_path / "idx", X_TINY, Y_TINY)
     assert load_dataset("tiny", idx_dir=tmp_path / "idx").source == "idx"
     assert server.requests == []
+
+
+def test_silent_server_times_out(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel accepts the connection and nothing ever answers: openml's requests carry no
+    # timeout of their own, so this checks the one the package gives them.
+    monkeypatch.setattr(_openml, "TIMEOUT", (1.0, 0.3))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        monkeypatch.setenv("SKNN_MNIST_OPENML_URL", f"http://127.0.0.1:{sock.getsockname()[1]}")
+        t0 = time.perf_counter()
+        with pytest.raises(DatasetUnavailableError, match=r"no answer \(timed out"):
+            _load()
+        assert time.perf_counter() - t0 < 5
+    import requests.adapters
+
+    assert requests.adapters.HTTPAdapter.send.__name__ == "send"  # openml's requests restored

@@ -100,10 +100,9 @@ def _dump(fh: BinaryIO, X: np.ndarray, y: np.ndarray, meta_json: str) -> None:
 
 
 def _remove_stale_tmp(directory: Path, final_name: str) -> None:
-    now = time.time()
     for p in directory.glob(f".{final_name}.*.tmp"):
         with contextlib.suppress(OSError):
-            if now - p.stat().st_mtime > _STALE_TMP_SECONDS:
+            if time.time() - p.stat().st_mtime > _STALE_TMP_SECONDS:
                 p.unlink()
 
 

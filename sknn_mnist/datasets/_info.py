@@ -87,9 +87,8 @@ def dataset_info(
     name: str, *, data_home: PathLike | None = None, idx_dir: PathLike | None = None,
     download: bool = True, progress: bool | None = None, openml_url: str | None = None,
 ) -> str:
-    """Return a printable summary of a dataset: source, shapes, class counts, checksums.
-
-    Loads the dataset like :func:`load_dataset` (so it may build the cache or download).
+    """A printable summary of a dataset (source, shapes, class counts, checksums), loaded like
+    :func:`load_dataset` (so it may build the cache or download).
 
     Examples
     --------

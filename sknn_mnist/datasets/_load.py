@@ -110,11 +110,10 @@ def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLi
         if not download:
             attempts.append(f"OpenML (data id {spec.openml_id}): skipped, download=False")
         else:
-            if progress is None:
-                progress = sys.stderr is not None and sys.stderr.isatty()
+            tty = sys.stderr is not None and sys.stderr.isatty()
             try:
                 X, y, info = fetch_openml_arrays(spec, data_home=home, openml_url=openml_url,
-                                                 progress=progress)
+                                                 progress=tty if progress is None else progress)
             except DatasetUnavailableError as exc:
                 attempts.append(str(exc))
             else:

@@ -28,6 +28,7 @@ __all__ = ["ENV_OPENML_RETRIES", "ENV_OPENML_URL", "fetch_openml_arrays"]
 ENV_OPENML_URL = "SKNN_MNIST_OPENML_URL"
 ENV_OPENML_RETRIES = "SKNN_MNIST_OPENML_RETRIES"
 DEFAULT_RETRIES = 2
+TIMEOUT = (3.0, 30.0)  # seconds to connect, and for each read of openml's API requests
 
 
 def server_url(url: str) -> str:
@@ -37,9 +38,7 @@ def server_url(url: str) -> str:
 
 
 def _attempts() -> int:
-    raw = os.environ.get(ENV_OPENML_RETRIES, "").strip()
-    if not raw:
-        return DEFAULT_RETRIES + 1
+    raw = os.environ.get(ENV_OPENML_RETRIES, "").strip() or str(DEFAULT_RETRIES)
     if not raw.isdigit():
         raise ValueError(f"environment variable {ENV_OPENML_RETRIES}={raw!r} must be an "
                          "integer >= 0")
@@ -49,8 +48,9 @@ def _attempts() -> int:
 @contextlib.contextmanager
 def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any]:
     import openml
+    from requests.adapters import HTTPAdapter as adapter
 
-    cfg = openml.config
+    cfg, send = openml.config, adapter.send
     saved = cfg.get_config_as_dict()
     # openml has no public "did the user choose a cache" flag: a cache folder other than its
     # computed default, or the environment variable, means they did.
@@ -58,6 +58,10 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
     user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or Path(
         saved["cachedir"]).expanduser().resolve() != default
     try:
+        # openml's requests have no timeout, so a server that accepts and never answers would
+        # hang the load: during the call they get ours (minio's Parquet transfer has its own).
+        adapter.send = lambda self, req, timeout=None, **kw: send(self, req, timeout=timeout
+                                                                 or TIMEOUT, **kw)
         if server:
             cfg.server = server
         if not user_cache:
@@ -66,19 +70,19 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
         cfg.show_progress = progress
         yield openml
     finally:
+        adapter.send = send
         cfg.server, cfg.show_progress = saved["server"], saved["show_progress"]
         cfg.set_root_cache_directory(saved["cachedir"])
         cfg.set_retry_policy(saved["retry_policy"], saved["connection_n_retries"])
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    for needle, reason in (("Connection refused", "connection refused (server down?)"),
-                           ("NameResolution", "cannot resolve the host (no network?)"),
-                           ("Network is unreachable", "network unreachable")):
-        if needle in text:
-            return reason
-    return f"{type(exc).__name__}: {' '.join(text.split())}"[:300]
+    text, reasons = str(exc), {"Connection refused": "connection refused (server down?)",
+                               "NameResolution": "cannot resolve the host (no network?)",
+                               "Network is unreachable": "network unreachable",
+                               "timed out": f"no answer (timed out; limits {TIMEOUT} s)"}
+    return next((r for needle, r in reasons.items() if needle in text),
+                f"{type(exc).__name__}: {' '.join(text.split())}"[:300])
 
 
 def _to_arrays(X: Any, y: Any, spec: DatasetSpec, where: str) -> tuple[np.ndarray, np.ndarray]:

@@ -93,9 +93,7 @@ class DatasetSpec:
         return list(names)
 
 
-#: Fixed seed and size of the package's train/test split of the 1,797 digits.
-DIGITS_SPLIT_SEED = 0
-DIGITS_TEST_SIZE = 360
+DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE = 0, 360  # the package's split of the 1,797 digits
 
 
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
