@@ -488,8 +488,12 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             torch.manual_seed(seed)
             try:
                 module = self._build_module(n_features, n_outputs)
-            except (MemoryError, OverflowError, RuntimeError) as exc:
-                if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+            except (MemoryError, OverflowError, RuntimeError, TypeError) as exc:
+                # torch reports allocation failures as RuntimeError, and sizes beyond
+                # int64 as RuntimeError/TypeError "overflow"; anything else is a bug.
+                message = str(exc).lower()
+                if isinstance(exc, RuntimeError | TypeError) and "alloc" not in message and (
+                        "overflow" not in message):
                     raise
                 shape = ", ".join(f"{p}={getattr(self, p)!r}" for p in
                                   self._architecture_params) or "the network's parameters"

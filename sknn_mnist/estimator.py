@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -229,7 +230,7 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
         def valid(size) -> bool:
             if isinstance(size, bool | np.bool_) or not isinstance(size, Integral | Real):
                 return False
-            return bool(np.isfinite(size)) and float(size).is_integer() and size >= 1
+            return math.isfinite(float(size)) and float(size).is_integer() and size >= 1
 
         if np.ndim(sizes) != 1 or not all(valid(s) for s in sizes):
             raise InvalidParameterError(
