@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .cnn import CNNDigitClassifier
     from .estimator import MLPDigitClassifier
 
-__all__ = ["MLPDigitClassifier", "__version__"]
+__all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "__version__"]
 
 
 def __getattr__(name: str):
@@ -22,4 +23,8 @@ def __getattr__(name: str):
         from .estimator import MLPDigitClassifier
 
         return MLPDigitClassifier
+    if name == "CNNDigitClassifier":
+        from .cnn import CNNDigitClassifier
+
+        return CNNDigitClassifier
     raise AttributeError(f"module 'sknn_mnist' has no attribute {name!r}")

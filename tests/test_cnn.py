@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sknn_mnist import CNNDigitClassifier
 from sknn_mnist._augment import RandomAffine
 from sknn_mnist._cnn_module import CNNModule, infer_image_shape
+from sknn_mnist.models import PixelScaler
+from sknn_mnist.persistence import load_model, save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 
 
 # -- image shapes -------------------------------------------------------------------------
@@ -109,3 +128,169 @@ def test_rotation_alone_keeps_a_centred_symmetric_image():
     images[:, :, 4, 4] = 1.0  # a single centre pixel does not move under rotation
     out = layer(images)
     assert torch.allclose(out[:, 0, 4, 4], torch.ones(5), atol=1e-5)
+
+
+# -- the estimator ------------------------------------------------------------------------
+def small_cnn(**params) -> CNNDigitClassifier:
+    """A small, fast, seeded CPU CNN for the 8x8 digits; keyword arguments override."""
+    defaults = dict(channels=(4, 8), dense_units=32, conv_dropout=0.0, dense_dropout=0.0,
+                    learning_rate_init=0.01, max_iter=5, batch_size=64, random_state=0,
+                    device="cpu")
+    defaults.update(params)
+    return CNNDigitClassifier(**defaults)
+
+
+def checks_cnn() -> CNNDigitClassifier:
+    # scikit-learn's checks use all sorts of row lengths (1, 2, 3, 4, 10, ...), most of them
+    # not squares: image_shape=(1, -1) reads any row as a 1-pixel-high strip. No dropout,
+    # full batches and float64, as for the MLP's checks, so that the sample-weight
+    # equivalence checks compare like with like.
+    return CNNDigitClassifier(channels=(4,), dense_units=16, image_shape=(1, -1),
+                              conv_dropout=0.0, dense_dropout=0.0, learning_rate_init=0.02,
+                              max_iter=60, batch_size=1000, dtype="float64", device="cpu")
+
+
+@parametrize_with_checks([checks_cnn()])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_fits_the_digits_with_the_mlps_attributes(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    model = small_cnn(max_iter=8).fit(X_train, y_train)
+    assert model.score(X_test, y_test) > 0.9
+    assert model.image_shape_ == (1, 8, 8)
+    assert model.n_iter_ == 8 and len(model.loss_curve_) == 8
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.device_ == "cpu" and model.out_activation_ == "softmax"
+    assert model.validation_scores_ is None and model.best_loss_ == min(model.loss_curve_)
+    proba = model.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(X_test))
+
+
+def test_early_stopping_records_validation_scores(digits_small):
+    model = small_cnn(early_stopping=True, max_iter=4).fit(*digits_small)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert model.best_validation_score_ == max(model.validation_scores_)
+
+
+def test_non_square_rows_without_image_shape_fail_clearly(digits_small):
+    X, y = digits_small
+    model = small_cnn()
+    with pytest.raises(ValueError, match="60 features, which is not a square"):
+        model.fit(X[:, :60], y)
+    assert not hasattr(model, "net_")
+    model.set_params(image_shape=(6, 10)).fit(X[:, :60], y)
+    assert model.image_shape_ == (1, 6, 10)
+    with pytest.raises(ValueError, match=r"image_shape=\(7, -1\) does not fit rows of 60"):
+        clone(model).set_params(image_shape=(7, -1)).fit(X[:, :60], y)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"kernel_size": 4}, "'kernel_size' parameter .* must be odd"),
+    ({"channels": (4, 0)}, "'channels' parameter .* positive integers"),
+    ({"channels": ()}, "'channels' parameter .* positive integers"),
+    ({"image_shape": (64,)}, "'image_shape' parameter"),
+    ({"image_shape": (-1, -1)}, "'image_shape' parameter"),
+    ({"conv_dropout": 1.0}, "'conv_dropout' parameter"),
+    ({"augment_rotation": 200}, "'augment_rotation' parameter"),
+])
+def test_invalid_architecture_parameters(digits_small, params, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        small_cnn(**params).fit(*digits_small)
+
+
+def test_augmentation_is_seeded_and_changes_training(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    first = small_cnn(augment=True, max_iter=2).fit(X_train, y_train)
+    again = small_cnn(augment=True, max_iter=2).fit(X_train, y_train)
+    plain = small_cnn(max_iter=2).fit(X_train, y_train)
+    np.testing.assert_array_equal(first.predict_proba(X_test), again.predict_proba(X_test))
+    assert first.loss_curve_ == again.loss_curve_
+    assert first.loss_curve_ != plain.loss_curve_
+    # Prediction is deterministic (no augmentation outside training).
+    np.testing.assert_array_equal(first.predict_proba(X_test), first.predict_proba(X_test))
+
+
+def test_partial_fit_and_warm_start(digits_small):
+    X, y = digits_small
+    model = small_cnn()
+    for _ in range(3):
+        model.partial_fit(X, y, classes=np.unique(y))
+    assert len(model.loss_curve_) == 3
+    model = small_cnn(warm_start=True, max_iter=2).fit(X, y)
+    model.set_params(channels=(4, 16))
+    with pytest.raises(ValueError, match="channels"):
+        model.fit(X, y)
+    assert model.net_.module_.layers.conv1.out_channels == 8  # the failed call changed nothing
+
+
+def test_grid_search_over_a_pipeline(digits_small):
+    X, y = digits_small
+    search = GridSearchCV(make_pipeline(PixelScaler(), small_cnn(max_iter=3)),
+                          {"cnndigitclassifier__batch_norm": [False, True]}, cv=2)
+    search.fit(X * 16, y)
+    assert set(search.cv_results_["param_cnndigitclassifier__batch_norm"]) == {False, True}
+    assert search.score(X * 16, y) > 0.5
+
+
+def test_persistence_joblib_and_skops(digits_small, tmp_path):
+    X, y = digits_small
+    model = make_pipeline(PixelScaler(), small_cnn(batch_norm=True, augment=True,
+                                                   max_iter=2)).fit(X, y)
+    expected = model.predict_proba(X)
+    joblib.dump(model, tmp_path / "cnn.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "cnn.joblib").predict_proba(X),
+                                  expected)
+    save_model(model, tmp_path / "cnn.skops")
+    loaded = load_model(tmp_path / "cnn.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded[-1].image_shape_ == (1, 8, 8)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_with_augmentation_loads_on_the_cpu(digits_small, tmp_path):
+    X, y = digits_small
+    model = small_cnn(device="cuda", augment=True, batch_norm=True).fit(X, y)
+    assert model.device_.startswith("cuda")
+    assert next(model.net_.module_.parameters()).is_cuda
+    expected = model.predict_proba(X)
+    save_model(model, tmp_path / "cnn.skops")
+    loaded = load_model(tmp_path / "cnn.skops")
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-5)
+
+
+# -- the example and the benchmark --------------------------------------------------------
+def test_mlp_vs_cnn_example_on_digits(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "mlp_vs_cnn.py"),
+                           "--dataset", "digits", "--max-iter", "4"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "digits: 1437 training rows, 360 test rows" in done.stdout
+    rows = re.findall(r"^(MLP|CNN)\s+(\d+)\s+4\s+([01]\.\d+)", done.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["MLP", "CNN"]
+    # The CNN has the course's 32/64 channels: more parameters than the 64-100-50-10 MLP.
+    assert int(rows[1][1]) > int(rows[0][1])
+    assert all(0.5 < float(r[2]) <= 1.0 for r in rows)
+    assert re.search(r"wrong by both: \d+; only by the MLP: \d+; only by the CNN: \d+",
+                     done.stdout)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"{MNIST_DIR} not found")
+def test_quick_benchmark_writes_json(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "cnn.py"), "--quick", "--out",
+         str(tmp_path), "--idx-dir", str(MNIST_DIR), "--data-home", str(tmp_path / "data"),
+         "--device", "cpu"], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "cnn-quick.json").read_text())
+    contenders = [row["contender"] for row in result["table"]]
+    assert any(c.startswith("CNNDigitClassifier defaults") for c in contenders)
+    assert "epoch time: (b) hand-written loop" in contenders
+    assert "predict_proba: MLPDigitClassifier" in contenders
+    assert (tmp_path / "RESULTS.md").exists()
