@@ -27,4 +27,8 @@ def __getattr__(name: str):
         from .cnn import CNNDigitClassifier
 
         return CNNDigitClassifier
+    if name == "export_onnx":  # needs the onnx extra, imported only when asked for
+        from .onnx_export import export_onnx
+
+        return export_onnx
     raise AttributeError(f"module 'sknn_mnist' has no attribute {name!r}")

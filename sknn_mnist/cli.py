@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # Only the standard library and light modules here: `--help` and argument errors must be
 # instant. numpy, scikit-learn and torch are imported by the subcommand that needs them.
 from ._interrupt import catch_sigint, raise_if_interrupted
+from ._model_commands import add_trust_pickle, setup_export, setup_info
 from ._version import __version__
 from .models import MODEL_NAMES, get_model_spec, param_grid, pipeline_params
 
@@ -393,7 +394,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model_file(path: str) -> tuple[Any, dict[str, Any]]:
+def _load_model_file(path: str, *, trust_pickle: bool = False) -> tuple[Any, dict[str, Any]]:
     import warnings
 
     from .persistence import ModelVersionWarning, load_model
@@ -401,7 +402,7 @@ def _load_model_file(path: str) -> tuple[Any, dict[str, Any]]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelVersionWarning)
-            model, meta = load_model(path, return_metadata=True)
+            model, meta = load_model(path, allow_pickle=trust_pickle, return_metadata=True)
     except FileNotFoundError:
         raise CLIError(f"model file not found: {path}") from None
     except IsADirectoryError:
@@ -420,7 +421,7 @@ def _n_features(model: Any) -> int | None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     _check_dataset(args.dataset)
-    model, meta = _load_model_file(args.model_file)
+    model, meta = _load_model_file(args.model_file, trust_pickle=args.trust_pickle)
 
     from sklearn.metrics import accuracy_score, classification_report
 
@@ -584,7 +585,7 @@ def _is_number(text: str) -> bool:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     batches = [(path, _read_rows(Path(path))) for path in args.files]
-    model, _ = _load_model_file(args.model_file)
+    model, _ = _load_model_file(args.model_file, trust_pickle=args.trust_pickle)
     expected = _n_features(model)
     for path, rows in batches:
         if expected is not None and rows.shape[1] != expected:
@@ -708,6 +709,7 @@ def _setup_train(p: argparse.ArgumentParser) -> None:
 def _setup_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_file", metavar="MODEL_FILE", help="a file saved by train/compare")
     _add_dataset_args(p, train=False)
+    add_trust_pickle(p)
     _add_common(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -747,6 +749,7 @@ def _setup_predict(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE",
                    help=".npy (an array of shape (n_rows, n_pixels) or (n_rows, h, w)) or "
                    ".csv (one row of n_pixels numbers per line, optional header)")
+    add_trust_pickle(p)
     _add_common(p)
     p.set_defaults(func=_cmd_predict)
 
@@ -773,6 +776,14 @@ SUBCOMMANDS: list[Subcommand] = [
      "candidate and the best.", _setup_grid_search),
     ("predict", "predict the labels of pixel rows",
      "Print one predicted label per row of each FILE, in order.", _setup_predict),
+    ("info", "show a model file's metadata without loading it",
+     "Print the metadata of a saved model (versions, dataset, features, classes, scores, "
+     "creation time, training device). A .skops file is not loaded: the metadata is read "
+     "as JSON. A pickle-based file needs --trust-pickle.", setup_info),
+    ("export", "export a saved pipeline to ONNX",
+     "Write a saved pipeline (scaler and MLP or CNN) as an ONNX graph with outputs 'label' "
+     "and 'probabilities' (needs the onnx extra: pip install 'sknn_mnist[onnx]').",
+     setup_export),
 ]
 
 

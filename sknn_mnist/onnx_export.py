@@ -24,16 +24,15 @@ Requires the ``onnx`` extra: ``pip install "sknn_mnist[onnx]"``.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ONNX_OPSET", "export_onnx", "to_onnx"]
+from ._io import PathLike, write_bytes_atomic
 
-PathLike = str | os.PathLike[str]
+__all__ = ["ONNX_OPSET", "export_onnx", "to_onnx"]
 
 #: ONNX operator set of the exported graphs (onnxruntime >= 1.14 runs it).
 ONNX_OPSET = 17
@@ -353,8 +352,4 @@ def export_onnx(model: Any, path: PathLike, *, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    from .persistence import _write_atomic
-
-    data = to_onnx(model).SerializeToString()
-    _write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
-    return path
+    return write_bytes_atomic(path, to_onnx(model).SerializeToString())

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
 import re
 import warnings
@@ -39,6 +38,7 @@ from typing import Any
 
 import joblib
 
+from ._io import PathLike, atomic_path, final_estimator, write_bytes_atomic
 from ._version import __version__
 
 __all__ = [
@@ -58,8 +58,6 @@ __all__ = [
     "read_metadata",
     "save_model",
 ]
-
-PathLike = str | os.PathLike[str]
 
 #: Marker stored in every file, checked on load.
 FORMAT = "sknn_mnist.model"
@@ -145,11 +143,6 @@ def library_versions() -> dict[str, str]:
 
 
 # -- writing -------------------------------------------------------------------------------
-def _final_estimator(model: Any) -> Any:
-    steps = getattr(model, "steps", None)
-    return steps[-1][1] if steps else model
-
-
 def _jsonable(value: Any) -> Any:
     """``value`` as JSON data: numbers, strings, lists, dicts; anything else as its repr."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -166,7 +159,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _params(model: Any) -> dict[str, str]:
-    clf = _final_estimator(model)
+    clf = final_estimator(model)
     get_params = getattr(clf, "get_params", None)
     if get_params is None:
         return {}
@@ -176,7 +169,7 @@ def _params(model: Any) -> dict[str, str]:
 
 def _metadata(model: Any, fmt: str, *, dataset: str | None, test_score: float | None,
               cv_score: float | None, extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    clf = _final_estimator(model)
+    clf = final_estimator(model)
     classes = getattr(clf, "classes_", None)
     names = getattr(model, "feature_names_in_", None)
     meta: dict[str, Any] = {
@@ -196,30 +189,6 @@ def _metadata(model: Any, fmt: str, *, dataset: str | None, test_score: float | 
     }
     meta.update(extra or {})
     return _jsonable(meta)
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it; set it back at once.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)``, then move the result to ``path`` with umask permissions."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp creates 0600; a saved model gets what any new file of the user gets.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _skops_bytes(model: Any, metadata: dict[str, Any], compress: int) -> bytes:
@@ -296,12 +265,12 @@ def save_model(
     meta = _metadata(model, format, dataset=dataset, test_score=test_score,
                      cv_score=cv_score, extra=metadata)
     if format == "skops":
-        data = _skops_bytes(model, meta, compress)  # serialise before touching the disk
-        _write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+        write_bytes_atomic(path, _skops_bytes(model, meta, compress))
     else:
         payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": meta,
                    "model": model}
-        _write_atomic(path, lambda tmp: joblib.dump(payload, tmp, compress=compress))
+        with atomic_path(path) as tmp:
+            joblib.dump(payload, tmp, compress=compress)
     return path
 
 

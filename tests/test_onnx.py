@@ -125,3 +125,23 @@ def test_benchmark_quick_run_writes_json(tmp_path):
     result = json.loads((tmp_path / "onnx_inference-quick.json").read_text())
     assert result["same_labels"] and result["max_abs_probability_difference"] < 1e-5
     assert [row["contender"] for row in result["table"]] == ["predict_proba", "onnxruntime"] * 2
+
+
+def test_cli_export(tmp_path, digits_raw, make_clf, capsys):
+    from sknn_mnist.cli import main
+    from sknn_mnist.persistence import save_model
+
+    X, y = digits_raw
+    model = make_pipeline(PixelScaler(), make_clf(max_iter=2)).fit(X[:300], y[:300])
+    path = save_model(model, tmp_path / "m.skops")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(path), str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    _assert_matches(model, X, proto=str(out))
+    assert main(["export", str(path), str(out)]) == 2  # exists: checked before loading
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["export", str(path), str(out), "--overwrite"]) == 0
+    rf = save_model(make_pipeline(PixelScaler(), Normalizer()).fit(X), tmp_path / "n.skops")
+    assert main(["export", str(rf), str(tmp_path / "n.onnx")]) == 2
+    assert "Normalizer" in capsys.readouterr().err
+    assert not (tmp_path / "n.onnx").exists()

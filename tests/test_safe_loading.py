@@ -243,3 +243,56 @@ def test_forged_decision_tree_tables_are_refused(tmp_path, digits_raw):
     np.testing.assert_array_equal(load_model(path).predict(X), model.predict(X))
     with pytest.raises(CorruptModelFileError, match="decision tree"):
         load_model(forged)
+
+
+# -- the command line ----------------------------------------------------------------------
+def _cli(*argv):
+    from sknn_mnist.cli import main
+
+    return main([str(a) for a in argv])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_command_unpickles_without_trust_pickle(tmp_path, genuine, capsys, name):
+    marker = tmp_path / "pwned"
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((2, 64)))
+    path = tmp_path / name
+    for _, data in _payloads(marker, genuine)[::3]:
+        path.write_bytes(data)
+        for argv in (["evaluate", path, "--dataset", "digits"], ["predict", path, rows],
+                     ["info", path], ["export", path, tmp_path / "m.onnx"]):
+            assert _cli(*argv) == 2, argv
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "error:" in err, err
+            assert not marker.exists(), argv
+    assert "--trust-pickle" in err
+    # The option is what lets it run.
+    path.write_bytes(_payloads(marker, genuine)[-1][1])
+    assert _cli("info", path, "--trust-pickle") == 0
+    assert marker.exists()
+
+
+def test_cli_info_reads_metadata_and_commands_use_skops_files(tmp_path, genuine, digits_raw,
+                                                               capsys):
+    X, _ = digits_raw
+    path = save_model(genuine, tmp_path / "m.skops", dataset="digits", test_score=0.75)
+    assert _cli("info", path) == 0
+    out = capsys.readouterr().out
+    assert "dataset" in out and "digits" in out and "0.75" in out and "skops" in out
+    assert _cli("info", path, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["test_score"] == 0.75
+    rows = tmp_path / "rows.npy"
+    np.save(rows, X[:5])
+    assert _cli("predict", path, rows) == 0
+    assert capsys.readouterr().out.split() == [str(v) for v in genuine.predict(X[:5])]
+    pickled = save_model(genuine, tmp_path / "m.joblib")
+    assert _cli("predict", pickled, rows) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert _cli("predict", pickled, rows, "--trust-pickle") == 0
+    assert capsys.readouterr().out.split() == [str(v) for v in genuine.predict(X[:5])]
+    for bad in (tmp_path / "empty.skops", tmp_path / "missing.skops"):
+        if bad.name.startswith("empty"):
+            bad.write_bytes(b"")
+        assert _cli("info", bad) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
