@@ -49,6 +49,14 @@ def _write(tmp_path: Path, spec) -> tuple[Path, np.ndarray, np.ndarray]:
     return path, X, y
 
 
+def _idx_tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **spec_kw):
+    """Tiny IDX files in ``tmp_path/idx`` and their dataset registered; (idx_dir, X, y, spec)."""
+    X, y = tiny_arrays()
+    md5s = write_idx_dir(tmp_path / "idx", X, y)
+    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None, **spec_kw))
+    return tmp_path / "idx", X, y, spec
+
+
 def test_roundtrip_and_metadata(tmp_path: Path, spec) -> None:
     path, X, y = _write(tmp_path, spec)
     X2, y2, meta = read_cache(path, spec)
@@ -157,9 +165,7 @@ def test_interrupted_rewrite_keeps_the_old_file(
 def test_loader_survives_unwritable_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
 ) -> None:
-    X, y = tiny_arrays()
-    md5s = write_idx_dir(tmp_path / "idx", X, y)
-    register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    _, X, y, _ = _idx_tiny(monkeypatch, tmp_path)
     monkeypatch.setattr(cache_mod, "_dump", _failing_dump(OSError(30, "Read-only file system")))
     with pytest.warns(UserWarning, match="could not write"):
         b = load_dataset("tiny", idx_dir=tmp_path / "idx")
@@ -183,9 +189,7 @@ def test_stale_temporary_files_are_cleaned(tmp_path: Path, spec) -> None:
 def test_corrupt_cache_rebuilt_from_idx(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
 ) -> None:
-    X, y = tiny_arrays()
-    md5s = write_idx_dir(tmp_path / "idx", X, y)
-    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    _, X, y, spec = _idx_tiny(monkeypatch, tmp_path)
     load_dataset("tiny", idx_dir=tmp_path / "idx")
     path = cache_path(data_home, spec)
     path.write_bytes(path.read_bytes()[:100])
@@ -200,9 +204,8 @@ def test_pinned_checksum_catches_a_rewritten_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
 ) -> None:
     X, y = tiny_arrays()
-    md5s = write_idx_dir(tmp_path / "idx", X, y)
     pinned = content_sha256(X, y.astype(np.uint8))
-    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None, sha256=pinned))
+    _, X, y, spec = _idx_tiny(monkeypatch, tmp_path, sha256=pinned)
     load_dataset("tiny", idx_dir=tmp_path / "idx")
     path = cache_path(data_home, spec)
     # All labels rewritten to 7, with the stored checksum recomputed to match.
@@ -234,9 +237,7 @@ def test_fresh_data_must_match_the_pinned_checksum(
 def test_cache_path_that_is_a_directory_is_reported_as_such(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_home: Path
 ) -> None:
-    X, y = tiny_arrays()
-    md5s = write_idx_dir(tmp_path / "idx", X, y)
-    spec = register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    _, X, y, spec = _idx_tiny(monkeypatch, tmp_path)
     path = cache_path(data_home, spec)
     path.mkdir(parents=True)
     with pytest.warns(UserWarning, match="is a directory"):
@@ -255,9 +256,7 @@ def test_cache_path_that_is_a_directory_is_reported_as_such(
 def test_unwritable_default_data_folder_loads_idx_without_cache(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    X, y = tiny_arrays()
-    md5s = write_idx_dir(tmp_path / "idx", X, y)
-    register_tiny(monkeypatch, tiny_spec(md5s=md5s, openml_id=None))
+    _, X, y, _ = _idx_tiny(monkeypatch, tmp_path)
     # A data home that cannot be created, even by root: its parent is a regular file.
     (tmp_path / "home_is_a_file").write_text("")
     monkeypatch.delenv("SKNN_MNIST_DATA")

@@ -168,8 +168,10 @@ def test_unknown_dataset_is_not_retried(tiny, server: LocalOpenML,
 def test_corrupt_download_is_reported_and_not_kept(tiny, server: LocalOpenML,
                                                    data_home: Path) -> None:
     server.add_dataset(TINY_ID, X_TINY, Y_TINY, parquet_data=b"PAR1 not really parquet")
+    before = openml.config.get_config_as_dict()
     with pytest.raises(DatasetFormatError, match="unusable.*next load downloads it again"):
         _load()
+    assert openml.config.get_config_as_dict() == before  # restored after a failure too
     assert not cache_path(data_home, tiny).exists()
     assert not list((data_home / "openml").rglob(f"dataset_{TINY_ID}.pq"))
     server.add_dataset(TINY_ID, X_TINY, Y_TINY)  # the server is fixed: the next load works
