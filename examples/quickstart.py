@@ -31,7 +31,7 @@ def main() -> None:
     print("first predictions:", model.predict(X_test[:10]), "true:", y_test[:10])
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = save_model(model, Path(tmp) / "digits-mlp.joblib", dataset="digits",
+        path = save_model(model, Path(tmp) / "digits-mlp.skops", dataset="digits",
                           test_score=accuracy)
         loaded, meta = load_model(path, return_metadata=True)
         assert np.array_equal(loaded.predict(X_test), model.predict(X_test))

@@ -26,7 +26,7 @@ def test_quickstart_fits_saves_and_reloads(tmp_path):
     out = run_example("quickstart.py", cwd=tmp_path).stdout
     (accuracy,) = accuracies(out, "test accuracy")
     assert accuracy > 0.9
-    assert re.search(r"saved and reloaded digits-mlp\.joblib: sknn_mnist \S+, test score "
+    assert re.search(r"saved and reloaded digits-mlp\.skops: sknn_mnist \S+, test score "
                      rf"{accuracy:.4f}", out)
     assert list(tmp_path.iterdir()) == []  # the model went to a temporary folder
 
