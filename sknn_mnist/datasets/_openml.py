@@ -31,12 +31,6 @@ DEFAULT_RETRIES = 2
 TIMEOUT = (3.0, 30.0)  # seconds to connect, and for each read of openml's API requests
 
 
-def server_url(url: str) -> str:
-    """``https://host`` -> ``https://host/api/v1/xml`` (openml's form); full API URLs pass."""
-    url = url.rstrip("/")
-    return url if "/api/" in url else url + "/api/v1/xml"
-
-
 def _attempts() -> int:
     raw = os.environ.get(ENV_OPENML_RETRIES, "").strip() or str(DEFAULT_RETRIES)
     if not raw.isdigit():
@@ -73,7 +67,8 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
         adapter.send = send
         cfg.server, cfg.show_progress = saved["server"], saved["show_progress"]
         cfg.set_root_cache_directory(saved["cachedir"])
-        cfg.set_retry_policy(saved["retry_policy"], saved["connection_n_retries"])
+        cfg.retry_policy, cfg.connection_n_retries = (saved["retry_policy"],
+                                                      saved["connection_n_retries"])
 
 
 def _reason(exc: BaseException) -> str:
@@ -117,8 +112,10 @@ def fetch_openml_arrays(
     description's md5) or :class:`DatasetFormatError` (the download does not parse into the
     expected arrays; it is removed from openml's cache, so the next load downloads it again).
     """
-    url = openml_url or os.environ.get(ENV_OPENML_URL) or None
-    with _config(server_url(url) if url else None, data_home, progress) as openml:
+    url = (openml_url or os.environ.get(ENV_OPENML_URL) or "").rstrip("/")
+    # https://host -> https://host/api/v1/xml, openml's form; URLs in that form pass as they are
+    with _config(url if "/api/" in url else url and url + "/api/v1/xml", data_home,
+                 progress) as openml:
         import requests
         import urllib3
 
