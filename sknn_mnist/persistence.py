@@ -435,6 +435,8 @@ def _walk(node: Any, seen: set[int]) -> Iterable[Any]:
 
 def _audit(path: Path, archive: zipfile.ZipFile, trusted: Sequence[str]) -> None:
     """Refuse types that are neither ours nor trusted by the caller, before building any."""
+    # skops' public API reports only the types it does not trust itself; the node tree
+    # (built without importing or constructing anything) tells every object type.
     from skops.io._audit import get_tree
     from skops.io._general import ObjectNode
     from skops.io._sklearn import ReduceNode
@@ -442,13 +444,16 @@ def _audit(path: Path, archive: zipfile.ZipFile, trusted: Sequence[str]) -> None
 
     try:
         schema, context = read_schema(archive)
-        tree = get_tree(schema, context, trusted=None)
     except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError,
             KeyError) as exc:
         raise _corrupt(path, "the skops archive is damaged", exc) from exc
-    except (TypeError, ValueError) as exc:  # a protocol newer than skops, a bad schema
+    except (TypeError, ValueError) as exc:  # a protocol newer than this skops
         raise NotASknnMnistModelError(f"{path} cannot be read by skops "
                                       f"{_skops_version()}: {exc}") from exc
+    try:
+        tree = get_tree(schema, context, trusted=None)
+    except Exception as exc:  # nothing was built or imported: any failure is a bad schema
+        raise _corrupt(path, "the skops schema is invalid", exc) from exc
     unexpected = set(tree.get_unsafe_set())
     # skops trusts every scikit-learn estimator by default; we trust only those our
     # pipelines use, so objects are checked against our list too.
@@ -516,6 +521,8 @@ def _load_skops(path: Path, trusted: Sequence[str]) -> tuple[Any, dict[str, Any]
             model = sio.load(f, trusted=allowed)
         except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
             raise _corrupt(path, "a member of the skops archive cannot be read", exc) from exc
+        except Exception as exc:  # only audited types were built: the content is bad
+            raise _corrupt(path, "the model cannot be rebuilt from it", exc) from exc
     _check_trees(path, model)
     return model, metadata
 

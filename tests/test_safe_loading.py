@@ -296,3 +296,17 @@ def test_cli_info_reads_metadata_and_commands_use_skops_files(tmp_path, genuine,
             bad.write_bytes(b"")
         assert _cli("info", bad) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_damaged_weights_inside_a_genuine_file(tmp_path, genuine):
+    path = save_model(genuine, tmp_path / "m.skops")
+    damaged = tmp_path / "damaged.skops"
+    with zipfile.ZipFile(path) as archive:
+        (blob,) = [n for n in archive.namelist() if n.endswith(".bin")]  # the torch weights
+    _rewrite(path, damaged, blob, lambda data: data[: len(data) // 2])
+    with pytest.raises(CorruptModelFileError, match="corrupt or truncated"):
+        load_model(damaged)
+    schema = tmp_path / "schema.skops"
+    _rewrite(path, schema, "schema.json", lambda data: data.replace(b"__loader__", b"__x__"))
+    with pytest.raises(CorruptModelFileError, match="corrupt or truncated"):
+        load_model(schema)
