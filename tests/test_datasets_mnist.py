@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from sknn_mnist.datasets import load_mnist
+from sknn_mnist.datasets import DATASETS, load_mnist
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -29,19 +28,17 @@ def test_real_mnist_via_idx_dir_then_cache(tmp_path: Path, monkeypatch: pytest.M
     assert train.data.shape == (60_000, 784) and train.data.dtype == np.uint8
     assert train.images.shape == (60_000, 28, 28)
     assert train.target[:5].tolist() == [5, 0, 4, 1, 9]
+    # The arrays match the checksum pinned in the registry (the cache is checked against it).
+    assert train.checksums["sha256"] == DATASETS["mnist"].sha256
 
-    t0 = time.perf_counter()
+    # Its speed (< 1 s) is measured in benchmarks/data_loading.py, not asserted here.
     test = load_mnist(subset="test", data_home=home)
-    elapsed = time.perf_counter() - t0
     assert test.source == "cache"
-    assert elapsed < 1.0, f"cached load took {elapsed:.2f} s"
     assert test.data.shape == (10_000, 784)
     counts = np.bincount(test.target, minlength=10)
     assert counts[0] == 980 and counts[1] == 1135
     assert int(test.data.max()) == 255
 
-    t0 = time.perf_counter()
     full = load_mnist(subset="all", data_home=home)
-    assert time.perf_counter() - t0 < 1.0
-    assert full.data.shape == (70_000, 784)
+    assert full.source == "cache" and full.data.shape == (70_000, 784)
     np.testing.assert_array_equal(full.data[:60_000], train.data)
