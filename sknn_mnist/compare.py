@@ -42,9 +42,9 @@ from sklearn.pipeline import Pipeline
 
 from ._interrupt import raise_if_interrupted
 from ._io import square_shape
-from ._parallel import shared_cores
 from ._progress import Progress, counted_fits
-from .models import MODEL_NAMES, ModelSpec, get_model_spec, make_model
+from .distributed import active_session, search_backend
+from .models import DEFAULT_MODELS, ModelSpec, get_model_spec, make_model
 
 __all__ = [
     "ComparisonResult",
@@ -276,8 +276,9 @@ def grid_search(
 
     Candidates that fail raise (``error_score="raise"``): a broken configuration is an error
     to fix, not a NaN row to rank. Parallel workers share the cores
-    (:func:`~sknn_mnist._parallel.shared_cores`); an enclosing joblib
-    ``parallel_config(backend=...)`` (dask) is used as it is.
+    (:func:`~sknn_mnist._parallel.shared_cores`); inside
+    :func:`sknn_mnist.distributed.dask_backend` the fits run on the Dask cluster
+    (:func:`~sknn_mnist.distributed.search_backend`).
 
     Returns
     -------
@@ -286,7 +287,7 @@ def grid_search(
     """
     search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scoring, n_jobs=n_jobs,
                           refit=False, error_score="raise")
-    with shared_cores(n_jobs):
+    with search_backend(estimator, X, y, n_jobs=n_jobs):
         search.fit(X, y)
     raise_if_interrupted()
     return search
@@ -306,7 +307,7 @@ def cross_validate_model(
     :func:`grid_search`)."""
     from sklearn.model_selection import cross_validate
 
-    with shared_cores(n_jobs):
+    with search_backend(estimator, X, y, n_jobs=n_jobs):
         scores = cross_validate(estimator, X, y, cv=cv, scoring=scoring, n_jobs=n_jobs,
                                 return_train_score=return_train_score, error_score="raise")
     raise_if_interrupted()
@@ -327,7 +328,12 @@ def _search_model(spec: ModelSpec, grid: Mapping[str, list[Any]], X: np.ndarray,
                   y: np.ndarray, *, subsample: int | None, folds: Any, scoring: str,
                   n_jobs: int | None, device: str, random_state: int | None,
                   progress: Progress) -> _Searched:
-    jobs, resolved = spec.search_n_jobs(n_jobs, device)
+    session = active_session()
+    if session is not None and spec.uses_device:
+        # On a Dask cluster each worker resolves the device: its own GPU, or its CPU.
+        jobs, resolved = session.n_threads(), device
+    else:
+        jobs, resolved = spec.search_n_jobs(n_jobs, device)
     pipe = make_model(spec.name, random_state=random_state, device=resolved or "auto")
     X_s, y_s = stratified_subsample(X, y, subsample, random_state)  # noqa: N806
     progress.set_description(f"{spec.name}: grid search on {len(y_s)} rows")
@@ -373,7 +379,7 @@ def compare(
     X_test: np.ndarray,  # noqa: N803
     y_test: np.ndarray,
     *,
-    models: Iterable[str] = MODEL_NAMES,
+    models: Iterable[str] = DEFAULT_MODELS,
     quick: bool = False,
     param_grids: Mapping[str, Mapping[str, list[Any]]] | None = None,
     subsamples: Mapping[str, int | None] | None = None,
@@ -397,7 +403,7 @@ def compare(
         Training data (pixels, any scale) and labels.
     X_test, y_test : array-like
         Held-out test data, used only for the final score of each refit model.
-    models : iterable of str, default=all
+    models : iterable of str, default=DEFAULT_MODELS
         Names in :data:`~sknn_mnist.models.MODEL_SPECS`, in the order to run.
     quick : bool, default=False
         Use the tiny grids and subsamples of each model's spec.

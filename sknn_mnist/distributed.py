@@ -261,21 +261,30 @@ def dask_backend(address: str | None = None, n_workers: int | None = None, *,
 
 
 @contextlib.contextmanager
-def search_backend(X: Any, y: Any, estimator: Any) -> Iterator[None]:  # noqa: N803
-    """The joblib configuration for one search of ``estimator`` on ``X, y``.
+def search_backend(estimator: Any, X: Any, y: Any = None, *,  # noqa: N803
+                   n_jobs: int | None = None) -> Iterator[None]:
+    """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` inside this.
 
-    Inside :func:`dask_backend`: the Dask backend with ``X`` and ``y`` scattered to every
-    worker once for the whole search, and, when ``estimator`` trains a torch network and
-    the cluster has GPU workers, its fits restricted to those (one fit per GPU at a time).
-    An exception in the block (``KeyboardInterrupt`` included) cancels the search's tasks
-    that have not run yet. Outside :func:`dask_backend`: does nothing.
+    Inside :func:`dask_backend`: the Dask backend with ``X`` and ``y`` broadcast to every
+    worker once for the whole search (the tasks carry only their folds' indices, and the
+    search survives the loss of a worker), and, when ``estimator`` trains a torch network
+    and the cluster has workers with a ``GPU`` resource, its fits restricted to those (one
+    fit per GPU at a time). ``n_jobs`` is ignored: the cluster's worker threads decide. An
+    exception in the block (``KeyboardInterrupt`` included) cancels the search's tasks that
+    have not run yet.
+
+    Outside: :func:`~sknn_mnist._parallel.shared_cores` (``n_jobs`` loky workers that share
+    the CPU cores).
 
     ``X`` and ``y`` must be the very objects passed to ``fit`` (joblib matches them by
     identity).
     """
     session = active_session()
     if session is None:
-        yield
+        from ._parallel import shared_cores
+
+        with shared_cores(n_jobs):
+            yield
         return
     from joblib import parallel_config
 

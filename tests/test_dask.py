@@ -6,13 +6,16 @@ import _thread
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 
+import joblib
 import numpy as np
 import pytest
 from joblib import parallel_config
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -22,7 +25,6 @@ distributed = pytest.importorskip("distributed")
 from sknn_mnist import MLPDigitClassifier  # noqa: E402
 from sknn_mnist.distributed import (  # noqa: E402
     SchedulerUnreachableError,
-    _start_local_cluster,
     dask_backend,
     search_backend,
 )
@@ -51,13 +53,36 @@ def _assert_same_results(a: dict, b: dict) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two single-threaded worker processes on 127.0.0.1, shared by the tests below."""
-    local, client = _start_local_cluster(2, timeout=30)
-    try:
-        yield local, client
-    finally:
-        client.close()
-        local.close()
+    """The local cluster of ``dask_backend(n_workers=2)``, shared by the tests below.
+
+    The backend is entered in a thread of its own, so that its joblib configuration stays in
+    that thread: the tests connect to the cluster by address, each with its own session.
+    """
+    ready, done, box = threading.Event(), threading.Event(), {}
+
+    def hold() -> None:
+        try:
+            with dask_backend(n_workers=2, timeout=30) as session:
+                box["session"] = session
+                ready.set()
+                done.wait()
+        except BaseException as exc:  # handed to the test
+            box["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    ready.wait(120)
+    if "session" not in box:
+        raise box.get("error") or TimeoutError("the local cluster did not start")
+    session = box["session"]
+    assert session.n_threads() == 2 and session.n_gpu_workers() == 0
+    assert all(addr.startswith("tcp://127.0.0.1:") for addr in session.client.nthreads())
+    yield session.cluster, session.client
+    done.set()
+    thread.join(60)
+    assert "error" not in box
+    assert session.client.status == "closed" and session.cluster.status.name == "closed"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +111,7 @@ def test_grid_search_on_cluster_equals_local(cluster, digits_raw, loky_reference
         session.client.scatter = lambda data, **kw: scatters.append((data, kw)) or \
             real_scatter(data, **kw)
         with distributed.get_task_stream(client=session.client) as stream, \
-                search_backend(X, y, pipe):
+                search_backend(pipe, X, y):
             search = _search(pipe).fit(X, y)
     ran = [t for t in stream.data if "fit_and_score" in str(t["key"])]
     assert {t["worker"] for t in ran} == set(client.nthreads())  # both workers fitted
@@ -137,7 +162,7 @@ def test_interrupt_cancels_pending_tasks(cluster, digits_raw):
 
     with dask_backend(local.scheduler_address) as session:
         threading.Thread(target=interrupt_after_first_fit, daemon=True).start()
-        with pytest.raises(KeyboardInterrupt), search_backend(X, y, pipe):
+        with pytest.raises(KeyboardInterrupt), search_backend(pipe, X, y):
             _search(pipe, grid).fit(X, y)
         # Still connected, the 24 queued fits are gone from the cluster within seconds
         # (a fit already running on a worker finishes; its result is dropped).
@@ -146,6 +171,71 @@ def test_interrupt_cancels_pending_tasks(cluster, digits_raw):
             time.sleep(0.1)
         assert _batch_tasks(session.client) == []
         assert session.client.futures == {}
+
+
+COMPARE_GRIDS = {
+    "mlp": {"clf__hidden_layer_sizes": [(16,)], "clf__max_iter": [4],
+            "clf__learning_rate_init": [1e-3, 1e-2]},
+    "svm": {"clf__C": [1.0, 10.0]},
+    "rf": {"clf__n_estimators": [5, 10]},
+}
+
+
+def test_compare_on_cluster_equals_local(cluster, digits_raw):
+    from sknn_mnist.compare import compare
+
+    X, y = digits_raw
+    data = (X[:500], y[:500], X[1500:], y[1500:])
+    kwargs = dict(param_grids=COMPARE_GRIDS, cv=3, subsamples={"svm": 300},
+                  learning_curve=False, random_state=0)
+    local = compare(*data, n_jobs=2, **kwargs)
+    with dask_backend(cluster[0].scheduler_address) as session, \
+            distributed.get_task_stream(client=session.client) as stream:
+        on_dask = compare(*data, n_jobs=2, **kwargs)
+    fits = [t for t in stream.data if "fit_and_score" in str(t["key"])]
+    assert len({t["worker"] for t in fits}) == 2
+    assert len(on_dask) == len(local) == 3
+    for a, b in zip(local, on_dask, strict=True):
+        assert (a.name, a.best_params, a.cv_mean, a.cv_std, a.test_accuracy) == \
+            (b.name, b.best_params, b.cv_mean, b.cv_std, b.test_accuracy)
+        assert (a.selection_cv_mean, a.selection_cv_std) == \
+            (b.selection_cv_mean, b.selection_cv_std)
+        _assert_same_results(a.cv_results, b.cv_results)
+        np.testing.assert_array_equal(a.y_pred, b.y_pred)
+    assert local.best.name == on_dask.best.name
+
+
+def test_torch_fits_go_to_gpu_workers(cluster, digits_raw, tmp_path):
+    # A third worker that declares a GPU (as `dask worker --resources GPU=1` on a GPU
+    # machine does; here it trains on its CPU): the MLP's fits all run there, the
+    # random forest's anywhere.
+    local, client = cluster
+    X, y = digits_raw
+    gpu = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", local.scheduler_address,
+         "--nthreads", "1", "--resources", "GPU=1", "--host", "127.0.0.1", "--no-dashboard",
+         "--name", "gpu-0", "--local-directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(3, timeout=60)
+        with dask_backend(local.scheduler_address) as session:
+            assert session.n_gpu_workers() == 1
+            (gpu_address,) = [w for w, r in session.worker_resources().items() if r]
+            pipe = _pipe(max_iter=2)
+            with distributed.get_task_stream(client=session.client) as stream:
+                with search_backend(pipe, X, y):
+                    _search(pipe).fit(X, y)
+            rf = make_pipeline(RandomForestClassifier(n_estimators=5, random_state=0))
+            with search_backend(rf, X, y):
+                plan = joblib.parallel.get_active_backend()[0]
+            assert plan.submit_kwargs == {}
+        workers = {t["worker"] for t in stream.data if "fit_and_score" in str(t["key"])}
+        assert workers == {gpu_address}
+    finally:
+        client.retire_workers(names=["gpu-0"], close_workers=True)
+        gpu.terminate()
+        gpu.wait(timeout=30)
+    assert len(client.nthreads()) == 2
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -170,7 +260,7 @@ def test_killed_worker_search_completes_with_same_results(cluster, digits_raw,
     pipe = _pipe()
     with dask_backend(local.scheduler_address):
         threading.Thread(target=kill_a_busy_worker, daemon=True).start()
-        with search_backend(X, y, pipe):
+        with search_backend(pipe, X, y):
             search = _search(pipe).fit(X, y)
     assert killed and killed[0] not in client.nthreads()  # the worker really died
     _assert_same_results(search.cv_results_, loky_reference)
