@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -104,6 +105,10 @@ def _make(args: argparse.Namespace, params: dict[str, Any], **kwargs: Any) -> An
         for _, step in model.steps:
             if hasattr(step, "_validate_params"):
                 step._validate_params()
+    clf = model.named_steps["clf"]
+    if getattr(clf, "batch_norm", False) and getattr(clf, "batch_size", None) == 1:
+        # torch cannot compute batch statistics of one row; say so before training.
+        raise CLIError("batch_norm=True needs batch_size of at least 2")
     return model
 
 
@@ -133,7 +138,8 @@ def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
         (a file in the way, no permission).
     """
     out = Path(path)
-    if out.is_dir():
+    # abspath folds "x/.." the way the OS will: a name ending in ".." is a folder.
+    if out.is_dir() or Path(os.path.abspath(out)).is_dir() or str(path).endswith(os.sep):
         raise CLIError(f"{what} {out} is a folder; give a file name")
     if out.exists() and not overwrite:
         raise CLIError(f"{out} already exists; pass --overwrite to replace it")
@@ -164,6 +170,8 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
 
 
 def _check_device(device: str) -> None:
+    if device in ("auto", "cpu"):  # always available: no need to import torch to know it
+        return
     from ._device import resolve_device
 
     try:
@@ -263,7 +271,7 @@ def _user_errors() -> Iterator[None]:
     except (ValueError, TypeError, OverflowError) as exc:
         raise CLIError(_first_line(exc)) from None
     except MemoryError as exc:
-        raise CLIError(f"out of memory ({_first_line(exc) or 'MemoryError'}): are the "
+        raise CLIError(_first_line(exc) if str(exc).strip() else "out of memory: are the "
                        "layer sizes or the batch size far too large?") from None
 
 
@@ -304,11 +312,11 @@ def _search_jobs(args: argparse.Namespace) -> int:
 
 # -- subcommands -------------------------------------------------------------------------------
 def _cmd_compare(args: argparse.Namespace) -> int:
-    _check_dataset(args.dataset)
-    _check_device(args.device)
     models = _check_models(args.models)
     out = check_output_dir(args.out or _default_out(args.dataset), overwrite=args.overwrite)
     model_path = check_output_file(out / "best-model.skops", overwrite=True, what="model file")
+    _check_dataset(args.dataset)
+    _check_device(args.device)
 
     from .compare import compare, stratified_subsample
     from .persistence import save_model
@@ -365,10 +373,11 @@ def _default_out(dataset: str) -> Path:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    out = check_output_file(args.out, overwrite=args.overwrite, what="model file")
+    params = parse_params(args.params)
     _check_dataset(args.dataset)
     _check_device(args.device)
-    out = check_output_file(args.out, overwrite=args.overwrite, what="model file")
-    params = _model_params(args.model, parse_params(args.params))
+    params = _model_params(args.model, params)
     model = _make(args, params, n_jobs=args.n_jobs)
 
     from sklearn.metrics import accuracy_score
@@ -395,8 +404,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_model_file(path: str, *, trust_pickle: bool = False) -> tuple[Any, dict[str, Any]]:
-    import warnings
-
     from .persistence import ModelVersionWarning, load_model
 
     try:
@@ -443,10 +450,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
+    out = check_output_dir(args.out) if args.out else None
+    params = parse_params(args.params)
     _check_dataset(args.dataset)
     _check_device(args.device)
-    out = check_output_dir(args.out) if args.out else None
-    params = _model_params(args.model, parse_params(args.params))
+    params = _model_params(args.model, params)
     model = _make(args, params)
     n_jobs = _search_jobs(args)
 
@@ -471,11 +479,10 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_grid(path: str | None, model: str, quick: bool) -> dict[str, list[Any]]:
+def _read_grid_file(path: str) -> dict[str, list[Any]]:
+    """Read and check a --param-grid JSON file (no scikit-learn needed: instant errors)."""
     import json
 
-    if path is None:
-        return param_grid(model, quick=quick)
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -491,17 +498,24 @@ def _read_grid(path: str | None, model: str, quick: bool) -> dict[str, list[Any]
         raise CLIError(f"{path} must hold a JSON object of non-empty lists, "
                        'e.g. {"C": [1, 10], "gamma": ["scale"]}')
     # JSON has no tuples: hidden_layer_sizes=[[100], [256, 128]] means tuples of ints.
-    grid = {k: [tuple(v) if isinstance(v, list) else v for v in values]
+    return {k: [tuple(v) if isinstance(v, list) else v for v in values]
             for k, values in raw.items()}
+
+
+def _grid(grid: dict[str, list[Any]] | None, model: str, quick: bool) -> dict[str, list[Any]]:
+    """The user's grid with pipeline keys (checked against the model), or the built-in one."""
+    if grid is None:
+        return param_grid(model, quick=quick)
     keys = _model_params(model, {k: None for k in grid})
     return {full: grid[short] for short, full in zip(grid, keys, strict=True)}
 
 
 def _cmd_grid_search(args: argparse.Namespace) -> int:
+    out = check_output_dir(args.out) if args.out else None
+    raw_grid = _read_grid_file(args.param_grid) if args.param_grid else None
     _check_dataset(args.dataset)
     _check_device(args.device)
-    out = check_output_dir(args.out) if args.out else None
-    grid = _read_grid(args.param_grid, args.model, args.quick)
+    grid = _grid(raw_grid, args.model, args.quick)
     n_jobs = _search_jobs(args)
     spec = get_model_spec(args.model)
 
@@ -820,7 +834,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
-        with catch_sigint():
+        with catch_sigint(), warnings.catch_warnings():
+            # The CLI exits 130 and saves nothing: the estimator's advice to resume an
+            # interrupted fit with partial_fit does not apply here.
+            warnings.filterwarnings("ignore", message="Training was interrupted")
             return args.func(args)
     except CLIError as exc:
         print(f"sknn-mnist {args.command}: error: {exc}", file=sys.stderr)

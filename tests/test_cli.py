@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,11 +103,16 @@ def test_train_mlp_in_process(model_file, capsys):
     assert "accuracy:" in capsys.readouterr().out
 
 
-def test_cv_writes_a_report(tmp_path, capsys):
+def test_cv_writes_a_report_and_counts_parallel_fits(tmp_path):
     out = tmp_path / "cv"
-    assert main(["cv", "--model", "rf", "--dataset", "digits", "--cv", "2", "--max-train",
-                 "300", "--out", str(out), "--quiet", "n_estimators=10"]) == 0
-    stdout = capsys.readouterr().out
+    proc = run_cli("cv", "--model", "rf", "--dataset", "digits", "--cv", "2", "--max-train",
+                   "300", "--out", str(out), "--n-jobs", "2", "n_estimators=10")
+    assert proc.returncode == 0, proc.stderr
+    stdout = proc.stdout
+    # Fits in two worker processes are counted; progress stays on stderr, one line each.
+    progress = [line for line in proc.stderr.splitlines() if "fits done" in line]
+    assert progress[-1].startswith("2-fold CV of rf on 300 rows: 2/2 fits done")
+    assert "fits done" not in stdout
     assert "test_score" in stdout and "mean" in stdout
     folds = list(csv.DictReader(io.StringIO((out / "cv.csv").read_text())))
     assert len(folds) == 2
@@ -155,9 +162,35 @@ def test_parse_params():
 def _bad_inputs(tmp, model_file):
     (tmp / "notes.joblib").write_text("not a model")
     np.save(tmp / "wide.npy", np.zeros((2, 10)))
+    np.save(tmp / "nan.npy", np.full((1, 64), np.nan))
+    np.save(tmp / "text.npy", np.array([["a"] * 64]))
+    (tmp / "text.csv").write_text(",".join(["1"] * 64) + "\n" + ",".join(["x"] * 64) + "\n")
     (tmp / "bad.json").write_text("{not json")
+    (tmp / "a-file").write_text("")
+    (tmp / "a-folder").mkdir(exist_ok=True)
+    under_file = str(tmp / "a-file" / "out")
     base = ["--dataset", "digits", "--quiet"]
+    mlp = ["train", "--model", "mlp", *base, "--out", str(tmp / "m.skops"), "--device", "cpu"]
     return {
+        "--out under a file (train)": ["train", "--model", "rf", *base, "--out", under_file],
+        "--out under a file (cv)": ["cv", "--model", "rf", *base, "--out", under_file],
+        "--out under a file (compare)": ["compare", *base, "--out", under_file],
+        "--out is a file (compare)": ["compare", *base, "--out", str(tmp / "a-file")],
+        "--out is a folder (train)": ["train", "--model", "rf", *base, "--out",
+                                      str(tmp / "a-folder")],
+        "--param-grid is a folder": ["grid-search", "--model", "svm", *base, "--param-grid",
+                                     str(tmp / "a-folder")],
+        "--models names none": ["compare", *base, "--models", ","],
+        "--max-train below the classes": ["train", "--model", "rf", *base, "--out",
+                                          str(tmp / "b.skops"), "--max-train", "5"],
+        "--n-jobs 0": ["cv", "--model", "rf", *base, "--n-jobs", "0"],
+        "--cv above the rarest class": ["cv", "--model", "rf", *base, "--cv", "99999"],
+        "NaN pixels": ["predict", str(model_file), str(tmp / "nan.npy")],
+        "text pixels (npy)": ["predict", str(model_file), str(tmp / "text.npy")],
+        "text pixels (csv)": ["predict", str(model_file), str(tmp / "text.csv")],
+        "infinite layer size": [*mlp, "hidden_layer_sizes=(1e400,)"],
+        "absurd layer sizes": [*mlp, "hidden_layer_sizes=(100000,100000)", "max_iter=1"],
+        "batch_norm with batch_size=1": [*mlp, "batch_norm=True", "batch_size=1"],
         "unknown dataset": ["train", "--model", "rf", "--dataset", "nope", "--out",
                             str(tmp / "a.joblib")],
         "unknown dataset (compare)": ["compare", "--dataset", "nope", "--out", str(tmp / "c")],
@@ -196,6 +229,78 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, model_file, capsys, monkeypat
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.endswith("\n"), (case, err)
         assert "Traceback" not in err and "error" in err, (case, err)
+
+
+def test_output_path_is_checked_before_any_data_or_training(tmp_path, monkeypatch, capsys):
+    import sknn_mnist.compare as compare_module
+    import sknn_mnist.datasets as datasets_module
+
+    def boom(*args, **kwargs):
+        raise AssertionError("expensive work started before the output path was checked")
+
+    monkeypatch.setattr(compare_module, "compare", boom)
+    monkeypatch.setattr(datasets_module, "load_dataset", boom)
+    (tmp_path / "a-file").write_text("")
+    for argv in (["compare", "--out", str(tmp_path / "a-file" / "cmp")],
+                 ["train", "--model", "mlp", "--dataset", "digits", "--out",
+                  str(tmp_path / "a-file" / "m.skops")]):
+        assert main(argv) == 2
+        assert "a-file is a file, not a folder" in capsys.readouterr().err
+
+
+def test_help_and_argument_errors_import_nothing_heavy(tmp_path):
+    # --help and an unwritable --out return before numpy, scikit-learn or torch are imported.
+    (tmp_path / "a-file").write_text("")
+    code = ("import sys\nfrom sknn_mnist.cli import main\n"
+            f"assert main(['train', '--model', 'mlp', '--out', {str(tmp_path)!r} + "
+            "'/a-file/m.skops', '--dataset', 'digits']) == 2\n"
+            "assert main(['compare', '--models', ',']) == 2\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = {'numpy', 'sklearn', 'torch'} & set(sys.modules)\n"
+            "assert not heavy, heavy\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _interrupt_after(args, marker, tmp_path):
+    """Start the CLI, send Ctrl-C (SIGINT) once stderr shows ``marker``; return the result."""
+    proc = subprocess.Popen([sys.executable, "-m", "sknn_mnist", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if marker in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    start = time.perf_counter()
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, "".join(seen) + err, out, time.perf_counter() - start
+
+
+def test_ctrl_c_during_train_saves_nothing_and_exits_130(tmp_path):
+    model = tmp_path / "half.skops"
+    rc, err, out, _ = _interrupt_after(
+        ["train", "--model", "mlp", "--dataset", "digits", "--out", str(model), "--device",
+         "cpu", "max_iter=1000"], "epoch", tmp_path)
+    assert rc == 130, err
+    assert err.rstrip().endswith("sknn-mnist train: interrupted")
+    assert "Traceback" not in err and out == ""
+    assert list(tmp_path.iterdir()) == []  # no model, no temporary file
+
+
+def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
+    out_dir = tmp_path / "gs"
+    rc, err, out, seconds = _interrupt_after(
+        ["grid-search", "--model", "mlp", "--dataset", "digits", "--cv", "3", "--n-jobs", "2",
+         "--device", "cpu", "--out", str(out_dir)], "fits done", tmp_path)
+    assert rc == 130, err
+    # Progress in a log (stderr is a pipe): one plain line per finished fit, real counts.
+    progress = [line for line in err.splitlines() if "fits done" in line]
+    assert progress[0].startswith("grid search of mlp on 1437 rows: 1/12 fits done")
+    assert "\r" not in err
+    assert seconds < 30  # the workers are stopped, not waited for
+    assert not out_dir.exists() and out == ""
 
 
 def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
