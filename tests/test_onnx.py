@@ -90,6 +90,9 @@ def test_unsupported_and_unfitted_models_are_refused(tmp_path, digits, make_clf)
 
     with pytest.raises(TypeError, match="DummyClassifier"):
         to_onnx(make_pipeline(PixelScaler(), DummyClassifier()).fit(X[:100], y[:100]))
+    multilabel = make_clf(max_iter=1).fit(X[:100], np.column_stack([y[:100] > 4, y[:100] % 2]))
+    with pytest.raises(TypeError, match="multilabel"):
+        to_onnx(multilabel)
     assert list(tmp_path.iterdir()) == []
 
 
