@@ -146,7 +146,7 @@ def main() -> None:
     ]
     result = {
         "benchmark": "data_loading",
-        "title": "6. Data: first load through openml, cached load, dependency size",
+        "title": "Data loading through openml: first load, cached load, dependency size",
         "machine": machine_info("cpu"),
         "table": table,
         "notes": [
