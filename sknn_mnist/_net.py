@@ -152,7 +152,11 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         """
         if self.optimizer is torch.optim.LBFGS or self._listens_to_grads():
             return super().train_step(batch, **fit_params)
-        self.optimizer_.zero_grad(set_to_none=True)
+        # What zero_grad(set_to_none=True) does, without its profiler scope and checks:
+        # 3 us instead of 50 per batch.
+        for group in self.optimizer_.param_groups:
+            for param in group["params"]:
+                param.grad = None
         step = self.train_step_single(batch, **fit_params)
         self.optimizer_.step()
         return step
