@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ._interrupt import catch_sigint, raise_if_interrupted
 from ._model_commands import add_trust_pickle, setup_export, setup_info
 from ._version import __version__
-from .models import MODEL_NAMES, get_model_spec, param_grid, pipeline_params
+from .models import DEFAULT_MODELS, MODEL_NAMES, get_model_spec, param_grid, pipeline_params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -688,8 +688,9 @@ def _setup_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="CV folds (default: 3)")
     p.add_argument("--scoring", default="accuracy",
                    help="CV scoring, used to choose the best model (default: accuracy)")
-    p.add_argument("--models", default=",".join(MODEL_NAMES),
-                   help=f"comma-separated subset of {', '.join(MODEL_NAMES)} (default: all)")
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help=f"comma-separated subset of {', '.join(MODEL_NAMES)} (default: "
+                   f"{','.join(DEFAULT_MODELS)})")
     p.add_argument("--no-learning-curve", action="store_true",
                    help="skip the extra MLP fit (10%% of the training rows held out) that "
                    "draws the learning curve with validation accuracy per epoch")

@@ -44,7 +44,7 @@ from ._interrupt import raise_if_interrupted
 from ._io import square_shape
 from ._progress import Progress, counted_fits
 from .distributed import active_session, search_backend
-from .models import MODEL_NAMES, ModelSpec, get_model_spec, make_model
+from .models import DEFAULT_MODELS, ModelSpec, get_model_spec, make_model
 
 __all__ = [
     "ComparisonResult",
@@ -379,7 +379,7 @@ def compare(
     X_test: np.ndarray,  # noqa: N803
     y_test: np.ndarray,
     *,
-    models: Iterable[str] = MODEL_NAMES,
+    models: Iterable[str] = DEFAULT_MODELS,
     quick: bool = False,
     param_grids: Mapping[str, Mapping[str, list[Any]]] | None = None,
     subsamples: Mapping[str, int | None] | None = None,
@@ -403,7 +403,7 @@ def compare(
         Training data (pixels, any scale) and labels.
     X_test, y_test : array-like
         Held-out test data, used only for the final score of each refit model.
-    models : iterable of str, default=all
+    models : iterable of str, default=DEFAULT_MODELS
         Names in :data:`~sknn_mnist.models.MODEL_SPECS`, in the order to run.
     quick : bool, default=False
         Use the tiny grids and subsamples of each model's spec.

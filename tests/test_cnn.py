@@ -21,7 +21,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sknn_mnist import CNNDigitClassifier
 from sknn_mnist._augment import RandomAffine
 from sknn_mnist._cnn_module import CNNModule, infer_image_shape
-from sknn_mnist.models import PixelScaler
+from sknn_mnist.compare import compare
+from sknn_mnist.models import DEFAULT_MODELS, MODEL_NAMES, PixelScaler, get_model_spec
 from sknn_mnist.persistence import load_model, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,3 +295,20 @@ def test_quick_benchmark_writes_json(tmp_path):
     assert "epoch time: (b) hand-written loop" in contenders
     assert "predict_proba: MLPDigitClassifier" in contenders
     assert (tmp_path / "RESULTS.md").exists()
+
+
+# -- the comparison -----------------------------------------------------------------------
+def test_cnn_in_the_comparison_with_a_learning_curve(digits_split):
+    spec = get_model_spec("cnn")
+    assert spec.uses_device and spec.learning_curve
+    assert "cnn" in MODEL_NAMES and "cnn" not in DEFAULT_MODELS  # by the clock, see models
+    X_train, X_test, y_train, y_test = digits_split
+    result = compare(X_train * 16, y_train, X_test * 16, y_test, models=["cnn"], cv=2,
+                     n_jobs=1, device="cpu",
+                     param_grids={"cnn": {"clf__channels": [(4, 8)], "clf__max_iter": [4],
+                                          "clf__learning_rate_init": [1e-2]}})
+    (cnn,) = result.results.values()
+    assert isinstance(cnn.estimator[-1], CNNDigitClassifier)
+    assert cnn.test_accuracy > 0.8
+    curve = cnn.learning_curve_estimator[-1]
+    assert len(curve.validation_scores_) == len(curve.loss_curve_) == 4

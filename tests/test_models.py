@@ -49,7 +49,7 @@ def test_make_model_sets_classifier_params_with_or_without_prefix():
 
 
 def test_unknown_model_and_parameter_raise_value_error():
-    with pytest.raises(ValueError, match="known models: 'mlp', 'svm', 'rf'"):
+    with pytest.raises(ValueError, match="known models: 'mlp', 'cnn', 'svm', 'rf'"):
         make_model("knn")
     with pytest.raises(ValueError, match="unknown parameter 'hidden_units'"):
         make_model("mlp", hidden_units=3)
@@ -124,6 +124,6 @@ def test_pipelines_fit_on_digits(digits_small):
     X, y, X_test, y_test = digits_small
     for name in MODEL_NAMES:
         params = ({"max_iter": 3, "learning_rate_init": 1e-2, "device": "cpu"}
-                  if name == "mlp" else {})
+                  if name in ("mlp", "cnn") else {})
         model = make_model(name, **params).fit(X, y)
         assert model.score(X_test, y_test) > 0.5
