@@ -678,8 +678,8 @@ Subcommand = tuple[str, str, str, Callable[[argparse.ArgumentParser], None]]
 def _setup_compare(p: argparse.ArgumentParser) -> None:
     _add_dataset_args(p, required=False)
     p.add_argument("--quick", action="store_true",
-                   help="tiny grids and at most 10000 training rows: a smoke test (digits: "
-                   "about 25 s on 2 busy CPU cores, see the README)")
+                   help="tiny grids and at most 10000 training rows: a smoke test (measured "
+                   "times: docs/compare.md, 'Measured times')")
     p.add_argument("--out", metavar="DIR",
                    help="output folder (default: ./sknn-mnist-compare-DATASET-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
