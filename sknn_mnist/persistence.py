@@ -82,6 +82,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
 )
 
+#: Largest metadata member read: ours are a few kB.
+_MAX_METADATA_BYTES = 16 * 2**20
 _PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Starts of the files joblib writes: a pickle (protocol 2-5) or one of its compressors.
@@ -331,6 +333,9 @@ def _read_header(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
         raise NotASknnMnistModelError(
             f"{path} is a skops file but was not written by sknn_mnist.save_model (no "
             f"{METADATA_MEMBER}); load it with skops.io.load if you trust it")
+    size = archive.getinfo(METADATA_MEMBER).file_size
+    if size > _MAX_METADATA_BYTES:  # a decompression bomb: never inflate it
+        raise _corrupt(path, f"{METADATA_MEMBER} claims {size} bytes")
     try:
         header = json.loads(archive.read(METADATA_MEMBER))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError) as exc:

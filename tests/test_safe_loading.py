@@ -310,3 +310,14 @@ def test_damaged_weights_inside_a_genuine_file(tmp_path, genuine):
     _rewrite(path, schema, "schema.json", lambda data: data.replace(b"__loader__", b"__x__"))
     with pytest.raises(CorruptModelFileError, match="corrupt or truncated"):
         load_model(schema)
+
+
+def test_oversized_metadata_is_not_inflated(tmp_path, genuine):
+    path = tmp_path / "bomb.skops"
+    data = io.BytesIO(sio.dumps(genuine))
+    with zipfile.ZipFile(data, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_MEMBER, b" " * (17 * 2**20))  # 17 MiB of blanks, ~17 kB
+    path.write_bytes(data.getvalue())
+    assert path.stat().st_size < 2**20
+    with pytest.raises(CorruptModelFileError, match="claims"):
+        read_metadata(path)
