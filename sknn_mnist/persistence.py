@@ -419,7 +419,7 @@ def _package_types() -> set[str]:
         if isinstance(obj, type) and issubclass(obj, BaseEstimator):
             classes.append(obj)
     names = {f"{c.__module__}.{c.__qualname__}" for c in classes}
-    # Where PixelScaler lived in files written by sknn_mnist 0.1.
+    # PixelScaler was defined in sknn_mnist.models before it moved to sknn_mnist._scaler.
     names.add("sknn_mnist.models.PixelScaler")
     return names
 
