@@ -131,6 +131,7 @@ def test_server_down_fails_fast_with_clear_message(tiny, name: str, data_home: P
     for option in ("idx_dir", "SKNN_MNIST_IDX_DIR", "data_home", "SKNN_MNIST_DATA"):
         assert option in msg
     assert "Traceback" not in msg and "HTTPConnectionPool" not in msg
+    assert not data_home.exists()  # no empty folders left behind by openml
     assert err.__cause__ is None and err.__suppress_context__
 
 

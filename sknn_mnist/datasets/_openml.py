@@ -51,6 +51,7 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
     default = Path(cfg._resolve_default_cache_dir()).expanduser().resolve()
     user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or Path(
         saved["cachedir"]).expanduser().resolve() != default
+    made = next((d for d in (data_home, data_home / "openml") if not d.exists()), None)
     try:
         # openml's requests have no timeout, so a server that accepts and never answers would
         # hang the load: during the call they get ours (minio's Parquet transfer has its own).
@@ -69,6 +70,8 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
         cfg.set_root_cache_directory(saved["cachedir"])
         cfg.retry_policy, cfg.connection_n_retries = (saved["retry_policy"],
                                                       saved["connection_n_retries"])
+        if made is not None and not any(p.is_file() for p in made.rglob("*")):
+            shutil.rmtree(made, ignore_errors=True)  # a failed download leaves no empty folders
 
 
 def _reason(exc: BaseException) -> str:
