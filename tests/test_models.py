@@ -127,3 +127,51 @@ def test_pipelines_fit_on_digits(digits_small):
                   if name in ("mlp", "cnn") else {})
         model = make_model(name, **params).fit(X, y)
         assert model.score(X_test, y_test) > 0.5
+
+
+def test_adding_a_model_is_one_spec_entry(monkeypatch, digits_small):
+    """A new entry in MODEL_SPECS is built, searched, selected and reported like the others."""
+    from sknn_mnist import models
+    from sknn_mnist.compare import compare
+    from sknn_mnist.reports import comparison_report
+
+    def build_knn(*, random_state, device, n_jobs):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(n_jobs=n_jobs)
+
+    spec = models.ModelSpec(name="knn", title="k nearest neighbours", build=build_knn,
+                            grid={"clf__n_neighbors": [1, 5]},
+                            quick_grid={"clf__n_neighbors": [3]}, grid_subsample=200,
+                            own_n_jobs=True)
+    monkeypatch.setitem(models.MODEL_SPECS, "knn", spec)
+    X, y, X_test, y_test = digits_small
+    result = compare(X, y, X_test[:100], y_test[:100], models=["knn", "rf"], cv=2, n_jobs=1,
+                     param_grids={"rf": {"clf__n_estimators": [5]}})
+    knn = result["knn"]
+    assert knn.title == "k nearest neighbours" and knn.n_search_samples == 200
+    assert knn.estimator.named_steps["scale"].__class__.__name__ == "PixelScaler"
+    assert result.selection_rows == 200  # the new model's subsample sets the equal terms
+    assert {r.name for r in result} == {"knn", "rf"}
+    assert "knn" in comparison_report(result).to_markdown()
+
+
+def test_spec_rules_replace_per_model_branches():
+    mlp, svm, rf = (get_model_spec(n) for n in ("mlp", "svm", "rf"))
+    assert mlp.uses_device and mlp.learning_curve and not mlp.own_n_jobs
+    assert rf.own_n_jobs and not rf.scale and not rf.uses_device
+    assert svm.subsample(quick=False) == SVC_GRID_SUBSAMPLE and svm.subsample(quick=True) < 3000
+    assert rf.subsample(quick=False) is None
+    assert mlp.param_grid(quick=True) == param_grid("mlp", quick=True)
+
+
+def test_models_module_imports_without_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport sknn_mnist.models as m\nassert 'mlp' in m.MODEL_NAMES\n"
+            "assert not {'sklearn', 'torch'} & set(sys.modules), sorted(sys.modules)\n"
+            "assert m.PixelScaler.__name__ == 'PixelScaler'  # re-exported on first use\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
