@@ -69,8 +69,9 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
         ``0`` prints nothing; ``1`` prints one line per epoch (train loss, validation loss
         and accuracy when there is a validation set, learning rate, seconds).
     warm_start : bool, default=False
-        Whether ``fit`` starts from the weights of the previous fit (with a new optimizer,
-        as in scikit-learn). The classes and the network's shape must be unchanged.
+        Whether ``fit`` starts from the weights of the previous fit (with a new optimizer
+        and schedule, as in scikit-learn) for another ``max_iter`` epochs. The classes and
+        the network's shape must be unchanged.
     momentum : float, default=0.9
         Momentum of 'sgd'.
     nesterovs_momentum : bool, default=True
@@ -108,7 +109,9 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X was a DataFrame with string column names.
     n_iter_ : int
-        Number of epochs run (cumulative over ``partial_fit`` and warm-started fits).
+        Number of epochs run by the last call, as in scikit-learn: a warm-started ``fit``
+        with ``max_iter=3`` gives 3, a ``partial_fit`` 1 (``t_`` and ``loss_curve_`` go
+        on accumulating).
     t_ : int
         Number of training samples seen.
     loss_ : float
@@ -136,6 +139,36 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
     net_ : SlicingNeuralNetClassifier
         The fitted skorch net (``net_.module_`` is the torch module, ``net_.history`` the
         per-epoch history).
+
+    Notes
+    -----
+    Same as ``MLPClassifier``: Glorot-uniform initialisation (weights and biases, factor
+    2 for 'logistic'), ``alpha`` on every weight matrix (not the biases), the stopping
+    rules, ``warm_start``, ``partial_fit`` (``classes`` on the first call, no early
+    stopping), multilabel indicator targets (sigmoid outputs, indicator predictions),
+    ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out, and the
+    ``ValueError`` when training produces non-finite weights.
+
+    Deliberately different:
+
+    - Defaults: ``(100, 50)``, ``batch_size=64``, ``max_iter=15`` and
+      ``learning_rate='cosine'`` (MNIST-tuned) instead of ``(100,)``, ``'auto'``, 200 and
+      ``'constant'``; pass those to get scikit-learn's. 'cosine' runs a fixed schedule, so
+      it gives no ``ConvergenceWarning``.
+    - ``dtype`` (float32 by default, whatever X's dtype) and ``device`` are new; so are
+      ``dropout``, ``batch_norm``, the activations 'leaky_relu', 'elu', 'gelu' and the
+      solvers 'adamw', 'rmsprop', 'adagrad'; every solver takes every schedule.
+    - 'lbfgs' is torch's L-BFGS (strong-Wolfe line search), one iteration per epoch;
+      it stops on ``tol``/``n_iter_no_change`` like the other solvers, not on scipy's
+      gradient tolerance.
+    - ``alpha`` is scaled by the call's batch size (times the mean sample weight) for
+      every batch, the short last one included; a one-sample last batch joins the
+      previous batch. ``early_stopping`` stratifies the split for every single-label
+      problem.
+    - Ctrl-C (``KeyboardInterrupt``) is not swallowed: the completed epochs are kept,
+      then it is raised again, so a script or grid search stops.
+    - ``partial_fit(X, y, classes=None, sample_weight=None)``: ``classes`` comes before
+      ``sample_weight`` (pass both by keyword to write code that works with both).
 
     Examples
     --------
