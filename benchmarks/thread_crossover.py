@@ -108,7 +108,7 @@ def main() -> None:
                 table.append({"machine": label, **row})
     result = {
         "benchmark": "thread_crossover",
-        "title": f"6. Intra-op threads: 1 against {cores} per training step "
+        "title": f"Intra-op threads: 1 against {cores} per training step "
                  f"({rounds} interleaved rounds, idle and with {busy} busy processes)",
         "machine": machine_info("cpu"),
         "params": {"rounds": rounds, "seconds_per_timing": seconds, "busy": busy},
