@@ -301,6 +301,25 @@ def _epoch_lines(model: Any, args: argparse.Namespace) -> Iterator[None]:
         clf.set_params(verbose=0)  # the saved model stays silent, as the user asked
 
 
+@contextlib.contextmanager
+def _dask(args: argparse.Namespace) -> Iterator[None]:
+    """Run the block's fits on the Dask cluster of --dask/--dask-local, when given."""
+    address, n_workers = getattr(args, "dask", None), getattr(args, "dask_local", None)
+    if address is None and n_workers is None:
+        yield
+        return
+    from .distributed import SchedulerUnreachableError, dask_backend
+
+    with contextlib.ExitStack() as stack:
+        try:
+            session = stack.enter_context(dask_backend(address, n_workers))
+        except (SchedulerUnreachableError, ImportError) as exc:
+            raise CLIError(str(exc)) from None
+        _note(args, f"fits run on the Dask cluster at {session.address} "
+              f"({session.n_threads()} worker threads, {session.n_gpu_workers()} GPU workers)")
+        yield
+
+
 def _search_jobs(args: argparse.Namespace) -> int:
     """The model's rule for parallel fits (one at a time for a torch model on CUDA)."""
     try:
@@ -334,7 +353,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                                 max_train, args.random_state)
     _check_rows(y, subsamples, args.cv, args.random_state)
     start = time.perf_counter()
-    with _user_errors():
+    with _dask(args), _user_errors():
         result = compare(X, y, test.data, test.target, models=models, quick=args.quick,
                          cv=args.cv, scoring=args.scoring, n_jobs=args.n_jobs,
                          device=args.device, random_state=args.random_state,
@@ -464,7 +483,7 @@ def _cmd_cv(args: argparse.Namespace) -> int:
 
     X, y, _ = _train_split(args, cv=args.cv)  # noqa: N806
     bar = _progress_bar(args, args.cv, f"{args.cv}-fold CV of {args.model} on {len(y)} rows")
-    with bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
+    with _dask(args), bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
         # return_train_score=False: one scorer call (one tick) per fitted fold.
         report = cross_validation_report(
             model, X, y, cv=args.cv, scoring=scoring, n_jobs=n_jobs, name=args.model,
@@ -532,7 +551,7 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
     n_fits = args.cv * _n_candidates(grid)
     bar = _progress_bar(args, n_fits, f"grid search of {args.model} on {len(y)} rows")
     folds = make_folds(args.cv, args.random_state)
-    with bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
+    with _dask(args), bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
         search = grid_search(model, grid, X, y, scoring=scoring, n_jobs=n_jobs, cv=folds)
     report = grid_search_report(search, folds, name=args.model, dataset=args.dataset,
                                 n_rows=len(y), scoring=args.scoring, out_dir=out)
@@ -653,6 +672,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_dask_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--dask", metavar="ADDRESS",
+                       help="run the fits on a running Dask cluster, e.g. tcp://HOST:8786 "
+                       "(needs the dask extra; see docs/dask.md)")
+    group.add_argument("--dask-local", type=_positive_int, metavar="N",
+                       help="run the fits on a local Dask cluster of N single-threaded "
+                       "worker processes, started for this run")
+
+
 def _n_jobs(text: str) -> int:
     try:
         value = int(text)
@@ -685,6 +714,7 @@ def _setup_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
     _add_run_args(p, n_jobs_help="fits run at once (-1: all cores; the MLP uses 1 on "
                   "CUDA) (default: -1)")
+    _add_dask_args(p)
     p.add_argument("--cv", type=_cv_folds, default=3, metavar="K", help="CV folds (default: 3)")
     p.add_argument("--scoring", default="accuracy",
                    help="CV scoring, used to choose the best model (default: accuracy)")
@@ -737,6 +767,7 @@ def _setup_cv(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="write the report into DIR")
     _add_run_args(p, n_jobs_help="folds fitted at once (default: -1, all cores; "
                   "the MLP uses 1 on CUDA)")
+    _add_dask_args(p)
     _add_params_arg(p)
     _add_common(p)
     p.set_defaults(func=_cmd_cv)
@@ -755,6 +786,7 @@ def _setup_grid_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="write the report and plot into DIR")
     _add_run_args(p, n_jobs_help="fits run at once (default: -1, all cores; the MLP uses 1 "
                   "on CUDA)")
+    _add_dask_args(p)
     _add_common(p)
     p.set_defaults(func=_cmd_grid_search)
 

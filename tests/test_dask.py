@@ -238,6 +238,29 @@ def test_torch_fits_go_to_gpu_workers(cluster, digits_raw, tmp_path):
     assert len(client.nthreads()) == 2
 
 
+def test_cli_runs_on_cluster_and_reports_unreachable_scheduler(cluster, tmp_path, capsys):
+    from sknn_mnist.cli import main
+
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"C": [1.0, 10.0]}')
+    args = ["grid-search", "--model", "svm", "--dataset", "digits", "--param-grid", str(grid)]
+    assert main([*args, "--quiet", "--n-jobs", "2"]) == 0
+    local = [line for line in capsys.readouterr().out.splitlines() if line.startswith("best:")]
+    assert main([*args, "--dask", cluster[0].scheduler_address]) == 0
+    out, err = capsys.readouterr()
+    assert [line for line in out.splitlines() if line.startswith("best:")] == local != []
+    assert "fits run on the Dask cluster at tcp://127.0.0.1:" in err
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{free.getsockname()[1]}"
+    start = time.perf_counter()
+    assert main([*args, "--quiet", "--dask", address]) == 2
+    assert time.perf_counter() - start < 30
+    err = capsys.readouterr().err
+    assert err.startswith(f"sknn-mnist grid-search: error: could not reach the Dask scheduler "
+                          f"at {address}") and err.count("\n") == 1
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_killed_worker_search_completes_with_same_results(cluster, digits_raw,
                                                           loky_reference):
