@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from ._io import final_estimator, square_shape
@@ -209,9 +210,16 @@ class ConfusionMatricesDisplay:
         ConfusionMatrixDisplay(np.asarray(self.confusion_matrix), display_labels=labels).plot(
             ax=axes[0], colorbar=False, values_format="d")
         axes[0].set_title("counts", fontsize=10)
-        ConfusionMatrixDisplay(self.normalized_, display_labels=labels).plot(
-            ax=axes[1], colorbar=False, values_format=".2f", im_kw={"vmin": 0, "vmax": 1})
-        axes[1].set_title("normalised over each true class", fontsize=10)
+        # A power-law colour scale: an error rate of 0.03 gets a visible colour instead of
+        # vanishing next to the diagonal's 0.97. Exact zeros are left blank.
+        normed = ConfusionMatrixDisplay(self.normalized_, display_labels=labels).plot(
+            ax=axes[1], colorbar=False, values_format=".2f",
+            im_kw={"norm": PowerNorm(gamma=0.35, vmin=0.0, vmax=1.0)})
+        for text, value in zip(normed.text_.ravel(), self.normalized_.ravel(), strict=True):
+            if value == 0:
+                text.set_text("")
+        axes[1].set_title("normalised over each true class (colour: power scale)",
+                          fontsize=10)
         fig = axes[0].figure
         if title:
             fig.suptitle(wrap_title(title, fig))

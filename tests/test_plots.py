@@ -96,7 +96,10 @@ def test_confusion_matrices_counts_and_normalised(tmp_path):
     assert display.normalized_[2, 2] == pytest.approx(0.6)
     counts, normalised = display.axes_
     assert {t.get_text() for t in counts.texts} >= {"2", "3"}
-    assert "0.60" in {t.get_text() for t in normalised.texts}
+    texts = [t.get_text() for t in normalised.texts]
+    assert "0.60" in texts and "0.00" not in texts  # zero cells blank, errors written
+    # Small error rates get a visible colour next to the diagonal's large ones.
+    assert normalised.images[0].norm(0.05) > 0.2
     assert inside_figure(display.figure_._suptitle, display.figure_)
     render(display, tmp_path)
 
