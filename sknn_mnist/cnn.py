@@ -111,6 +111,12 @@ device_, net_
     _architecture_params = ("channels", "kernel_size", "dense_units", "batch_norm",
                             "image_shape")
 
+    #: Rows per forward pass at prediction and validation time. The MLP's 8192 would hold
+    #: 8192 x 32 x 28 x 28 floats (~820 MB) per activation of the first convolution on
+    #: MNIST; 1024 rows need ~100 MB and were as fast or faster on the CPU (measured on
+    #: 4,096 rows, under load: 12.6-15.1 s against 16.0-16.5 s for one 4096-row pass).
+    _inference_batch_size = 1024
+
     def __init__(
         self,
         channels=(32, 64),
@@ -224,6 +230,10 @@ device_, net_
         # Keep torch's default initialisation, drawn (seeded) when the module was built:
         # the course's network used it, and the defaults were measured with it.
         pass
+
+    def _make_net(self, *args, **kwargs):
+        net = super()._make_net(*args, **kwargs)
+        return net.set_params(iterator_valid__batch_size=self._inference_batch_size)
 
     def _set_network_attributes(self, module: torch.nn.Module) -> None:
         self.image_shape_ = module.image_shape

@@ -312,3 +312,14 @@ def test_cnn_in_the_comparison_with_a_learning_curve(digits_split):
     assert cnn.test_accuracy > 0.8
     curve = cnn.learning_curve_estimator[-1]
     assert len(curve.validation_scores_) == len(curve.loss_curve_) == 4
+
+
+def test_prediction_in_chunks_matches_one_forward_pass(digits):
+    X, y = digits
+    X_big = np.concatenate([X, X[:500]])  # 2297 rows: three chunks of at most 1024
+    model = small_cnn(batch_norm=True, max_iter=1).fit(X, y)
+    assert model.net_.iterator_valid__batch_size == 1024
+    module = model.net_.module_.eval()
+    with torch.no_grad():
+        expected = torch.softmax(module(torch.from_numpy(X_big)).double(), dim=1).numpy()
+    np.testing.assert_allclose(model.predict_proba(X_big), expected, rtol=1e-5, atol=1e-7)
