@@ -131,7 +131,8 @@ def main() -> None:
     load_before = load_average()
     table, raw = [], {}
     for workload, X, y, epochs, unmanaged in (
-            (f"digits, {digits_epochs} epochs", X_digits, y_digits, digits_epochs, True),
+            (f"digits, {digits_epochs} epochs", X_digits, y_digits, digits_epochs,
+             not args.quick),
             (f"{dataset} {len(X_mnist)} rows, {mnist_epochs} epochs", X_mnist, y_mnist,
              mnist_epochs, False)):
         rows, seconds = measure(workload, X, y, epochs, rounds, busy, unmanaged)

@@ -33,10 +33,14 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-#: Steps with fewer FLOPs than this run on one thread. Measured with
-#: ``benchmarks/thread_crossover.py`` (results in ``benchmarks/results/``): on 2 cores a
-#: second thread starts to pay off for training steps of the order of 1e8 FLOPs (MNIST,
-#: (256, 128), batch 128) when the machine is idle, and later still when it is busy.
+#: Steps with fewer FLOPs than this run on one thread. ``benchmarks/thread_crossover.py``
+#: measures 1 against all threads per training step (results in ``benchmarks/results/``).
+#: On the shared 2-core machine of 2026-11-23 (load average 3 to 10) one thread was faster
+#: at every size measured, 5e6 to 2e9 FLOPs, by 4x to 600x; with no idle machine to
+#: measure on, the threshold sits above the default MNIST step (3e7: 784-100-50-10, batch
+#: 64) and below the wide ones (4e8: (512, 256), batch 128), and ``busy_cores`` keeps
+#: large steps single-threaded on a busy machine. Re-run the benchmark on an idle machine
+#: to place it exactly.
 SINGLE_THREAD_BELOW_FLOPS = 1e8
 
 #: Environment variables through which users, launchers and joblib's loky workers fix the
