@@ -600,11 +600,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         self._set_network_attributes(net.module_)
 
     def _warn_if_not_converged(self, net, n_epochs: int, epochs: int) -> None:
-        monitor = dict(net.callbacks_)["monitor"]
+        stop = net.history[-1].get("stop") if len(net.history) else None
         if self.solver == "lbfgs":
-            if monitor.converged_:
+            if stop == "converged":
                 return
-            if monitor.max_fun_reached_:
+            if stop == "max_fun":
                 reason = (f"STOP: TOTAL NO. OF f AND g EVALUATIONS EXCEEDS LIMIT "
                           f"(max_fun={self.max_fun})")
             elif n_epochs == epochs:
@@ -614,8 +614,7 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"lbfgs failed to converge after {n_epochs} iteration(s): {reason}. Increase "
                 "max_iter or max_fun, or scale the data.", ConvergenceWarning, stacklevel=4)
-        elif (n_epochs == epochs and not monitor.converged_
-              and self.learning_rate != "cosine"):
+        elif n_epochs == epochs and stop != "converged" and self.learning_rate != "cosine":
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)

@@ -99,7 +99,8 @@ class ConvergenceMonitor(Callback):
     is divided by 5 (until it falls below 1e-6), exactly as ``MLPClassifier`` does.
 
     The best weights are copied on the device (no checkpoint files, so parallel
-    GridSearchCV jobs cannot collide) and restored when training ends.
+    GridSearchCV jobs cannot collide) and restored when training ends. Why training
+    stopped goes into the epoch's history row: ``stop`` is 'converged' or 'max_fun'.
     """
 
     def __init__(self, *, early_stopping: bool, tol: float, n_iter_no_change: float,
@@ -119,7 +120,6 @@ class ConvergenceMonitor(Callback):
         self.best_state_: dict[str, torch.Tensor] | None = None
         self.no_improvement_count_ = 0
         self.converged_ = False
-        self.max_fun_reached_ = False
         for row in net.history:
             self._observe(row)
             if self.no_improvement_count_ > self.n_iter_no_change:
@@ -158,9 +158,10 @@ class ConvergenceMonitor(Callback):
                     print(f"Setting learning rate to {lr / 5.0:f}", flush=True)
             else:
                 self.converged_ = True
+                net.history.record("stop", "converged")
                 net.request_stop()
         if self.max_fun is not None and self._function_evaluations(net) >= self.max_fun:
-            self.max_fun_reached_ = True
+            net.history.record("stop", "max_fun")
             net.request_stop()
 
     @staticmethod
