@@ -9,15 +9,18 @@
         result = compare(X_train, y_train, X_test, y_test)
 
 Inside :func:`dask_backend` every ``joblib.Parallel`` call (``GridSearchCV``,
-``cross_validate``...) sends its tasks to the cluster. :func:`search_backend` goes further
-for one search (``compare`` uses it): the data goes to every worker once (a broadcast
-scatter) instead of with the tasks, and a torch model's fits (the MLP, the CNN) run only on
-workers that declare a ``GPU`` resource, when the cluster has such workers. The recipe
-(one worker per GPU) is in ``docs/dask.md``.
+``cross_validate``, a random forest's trees...) sends its tasks to the cluster.
+:func:`search_backend` goes further for one search (``compare``, ``sknn-mnist cv`` and
+``grid-search`` use it): ``X`` and ``y`` go to every worker once (a broadcast scatter)
+instead of with the tasks, the search survives the loss of a worker, a torch model's fits
+(the MLP, the CNN) run only on workers that declare a ``GPU`` resource when the cluster
+has such workers, and an interrupted search cancels its queued tasks. The recipe (one
+worker per GPU) is in ``docs/dask.md``.
 
 Results do not depend on the backend: each fit is seeded by its ``random_state`` and runs
 with one CPU thread on a single-threaded worker (Dask's nanny sets ``OMP_NUM_THREADS=1``,
-which torch reads), exactly like a loky worker of a 2-job search on 2 cores.
+which torch reads), like a loky worker of a 2-job search on 2 cores. (torch's CPU results
+change in the last bits with the number of threads a fit uses.)
 
 ``dask[distributed]`` is an optional dependency (``pip install "sknn_mnist[dask]"``); this
 module imports it only when a backend is started.
@@ -189,8 +192,11 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
 
     # Processes (the GIL), one thread each (one fit per worker, no oversubscription: the
     # nanny sets OMP_NUM_THREADS=1 before the worker starts), loopback only, no dashboard.
+    # The scheduler's small HTTP server (health checks) would take port 8787, or warn
+    # when it is in use: any free loopback port instead.
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None,
+                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                            silence_logs=logging.ERROR)
     try:
         client = Client(cluster, timeout=timeout, set_as_default=False)
