@@ -538,6 +538,8 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
     n_jobs = _search_jobs(args)
     spec = get_model_spec(args.model)
 
+    from sklearn.model_selection import ParameterGrid
+
     from ._progress import counted_fits
     from .compare import describe_folds, format_params, format_table, grid_search, make_folds
     from .compare import stratified_subsample as subsample
@@ -548,7 +550,7 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
     X, y, _ = _train_split(args, cv=args.cv, subsamples=[rows])  # noqa: N806
     X, y = subsample(X, y, rows, args.random_state)  # noqa: N806
     model = make_model(args.model, random_state=args.random_state, device=args.device)
-    n_fits = args.cv * _n_candidates(grid)
+    n_fits = args.cv * len(ParameterGrid(grid))
     bar = _progress_bar(args, n_fits, f"grid search of {args.model} on {len(y)} rows")
     folds = make_folds(args.cv, args.random_state)
     with _dask(args), bar, counted_fits(args.scoring, bar) as scoring, _user_errors():
@@ -563,13 +565,6 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
         written = report.write(out, stem="grid-search")
         print(f"report: {written['html']}")
     return 0
-
-
-def _n_candidates(grid: dict[str, list[Any]]) -> int:
-    n = 1
-    for values in grid.values():
-        n *= len(values)
-    return n
 
 
 def _read_rows(path: Path) -> np.ndarray:
