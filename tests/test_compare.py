@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from sknn_mnist.compare import (
@@ -187,3 +191,32 @@ def test_helpers():
     assert table.splitlines()[0].split() == ["a", "b"]
     assert "1.0000" in table
     assert format_table([]) == ""
+
+
+class _SwallowsCtrlC(ClassifierMixin, BaseEstimator):
+    """A training loop that catches Ctrl-C and returns as if it had finished (old skorch)."""
+
+    def fit(self, X, y):  # noqa: N803
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the handler raises here
+        except KeyboardInterrupt:
+            pass
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):  # noqa: N803
+        return np.full(len(X), self.classes_[0])
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_search():
+    from sknn_mnist._interrupt import catch_sigint, interrupted
+    from sknn_mnist.compare import grid_search
+
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
+    with catch_sigint(), pytest.raises(KeyboardInterrupt):
+        grid_search(_SwallowsCtrlC(), {}, X, y, cv=make_folds(2), n_jobs=1)
+    assert interrupted()
+    # The next guarded run starts with a clean flag.
+    with catch_sigint():
+        assert not interrupted()
