@@ -308,3 +308,27 @@ def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"sknn-mnist evaluate: error: model file not found: {tmp_path / 'missing.joblib'}"]
+
+
+def test_every_readme_command_parses_as_bash_would_split_it():
+    """Each `sknn-mnist ...` line of the README's code blocks is valid shell and valid CLI."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from sknn_mnist.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    lines = [line for block in blocks for line in block.splitlines()
+             if line.startswith("sknn-mnist ")]
+    assert len(lines) >= 8
+    parser = build_parser()
+    for line in lines:
+        # Split as bash does: an unquoted ( or ) is an operator token (a syntax error here).
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = list(lexer)
+        assert not [w for w in words if set(w) <= set("()<>;|&")], line
+        args = parser.parse_args(words[1:])
+        assert callable(args.func), line
