@@ -56,11 +56,17 @@ class Progress:
             self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=self.stream)
 
     def set_description(self, desc: str) -> None:
-        """Change the description (on a log: printed with the next update)."""
+        """Change the description; in a log it is printed as a line of its own, so that
+        steps without fits to count (a refit of several minutes) still show."""
         with self._lock:
+            if desc == self.desc:
+                return
             self.desc = desc
             if self._bar is not None:
                 self._bar.set_description(desc)
+            elif self.enabled:
+                elapsed = time.perf_counter() - self._start
+                print(f"{desc} ({elapsed:.0f} s)", file=self.stream, flush=True)
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more units of work."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -297,7 +298,8 @@ def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     assert rc == 130, err
     # Progress in a log (stderr is a pipe): one plain line per finished fit, real counts.
     progress = [line for line in err.splitlines() if "fits done" in line]
-    assert progress[0].startswith("grid search of mlp on 1437 rows: 1/12 fits done")
+    # (Two workers may finish within one poll: the first line can count 1 or 2.)
+    assert re.match(r"grid search of mlp on 1437 rows: [12]/12 fits done", progress[0])
     assert "\r" not in err
     assert seconds < 30  # the workers are stopped, not waited for
     assert not out_dir.exists() and out == ""
@@ -312,7 +314,6 @@ def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
 
 def test_every_readme_command_parses_as_bash_would_split_it():
     """Each `sknn-mnist ...` line of the README's code blocks is valid shell and valid CLI."""
-    import re
     import shlex
     from pathlib import Path
 

@@ -220,3 +220,16 @@ def test_a_swallowed_ctrl_c_still_stops_the_search():
     # The next guarded run starts with a clean flag.
     with catch_sigint():
         assert not interrupted()
+
+
+def test_progress_in_a_log_is_one_line_per_step_and_fit(capsys):
+    X, y = load_dataset("digits", subset="train", return_X_y=True)
+    compare(X[:200], y[:200], X[200:260], y[200:260], models=["rf"], cv=2, progress=True,
+            param_grids={"rf": {"clf__n_estimators": [5, 10]}})
+    lines = capsys.readouterr().err.splitlines()  # stderr is not a terminal here
+    assert lines[0].startswith("rf: grid search on 200 rows (")
+    fits = [line for line in lines if "fits done" in line]
+    counts = [int(line.split(": ")[-1].split("/")[0]) for line in fits]
+    assert counts == sorted(set(counts)) and fits[-1].split(": ")[-1].startswith("4/4 fits")
+    assert any(line.startswith("rf: refit on 200 rows (") for line in lines)
+    assert "\r" not in "".join(lines)
