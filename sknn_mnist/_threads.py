@@ -18,7 +18,8 @@ The policy (:func:`thread_policy`):
 - it stands aside when the user chose a thread count: ``OMP_NUM_THREADS`` or
   ``MKL_NUM_THREADS`` in the environment (joblib's loky workers get these from
   ``inner_max_num_threads``), or a count that differs from the one torch had when this
-  module was imported (``torch.set_num_threads``, ``threadpoolctl.threadpool_limits``);
+  module was imported (``torch.set_num_threads``, ``threadpoolctl.threadpool_limits``;
+  a count equal to torch's default cannot be told from it: pin it with the environment);
 - it does nothing for CUDA work, whose host threads only launch kernels.
 """
 

@@ -157,6 +157,15 @@ def test_an_explicit_set_num_threads_is_respected(default_threads):
     assert torch.get_num_threads() == 3
 
 
+def test_a_threadpoolctl_limit_is_respected(default_threads):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(3, user_api="openmp"):  # torch reads OpenMP's count
+        with thread_policy(SMALL) as threads:
+            assert threads == torch.get_num_threads() == 3
+    assert torch.get_num_threads() == default_threads
+
+
 def test_cuda_work_leaves_the_threads_alone(default_threads):
     with thread_policy(SMALL, device="cuda") as threads:
         assert threads == torch.get_num_threads() == default_threads
