@@ -67,7 +67,7 @@ def test_learns_as_fast_as_mlpclassifier_per_epoch(digits_split):
 
     X_train, X_test, y_train, y_test = digits_split
     params = dict(hidden_layer_sizes=(64, 32), batch_size=200, learning_rate="constant",
-                  max_iter=8)
+                  learning_rate_init=1e-3, max_iter=8)
     ours, theirs = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

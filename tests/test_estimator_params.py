@@ -34,7 +34,8 @@ def test_has_every_mlpclassifier_parameter():
     assert set(theirs) <= set(ours)
     # Defaults differ only where the docstring says so (tuned for MNIST).
     differing = {k for k in theirs if ours[k] != theirs[k]}
-    assert differing <= {"hidden_layer_sizes", "batch_size", "learning_rate", "max_iter"}
+    assert differing <= {"hidden_layer_sizes", "batch_size", "learning_rate", "max_iter",
+                         "learning_rate_init"}
 
 
 def test_construction_stores_parameters_unvalidated():
