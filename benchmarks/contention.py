@@ -11,7 +11,9 @@ Each round times every contender on an idle machine, then again with ``--busy`` 
 processes (default: one per core) beside it, the situation of a CI runner or of a laptop
 doing other work. Reported per workload: the fit time, ours / MLPClassifier (idle and
 busy) and each contender's slowdown busy / idle, all medians of per-round ratios.
-"ours, threads not managed" (digits) is our fit with ``OMP_NUM_THREADS`` set to the core
+"MLPClassifier, 1 BLAS thread" runs it under ``threadpoolctl.threadpool_limits(1)``: on a
+busy machine its BLAS threads spin-wait like torch's. "ours, threads not managed"
+(digits) is our fit with ``OMP_NUM_THREADS`` set to the core
 count, which the thread policy respects (so it stands aside): the behaviour before it.
 With CUDA, the GPU fit is timed too (the CPU contenders still run on the CPU).
 """
@@ -39,6 +41,7 @@ from _common import write_result as _write
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from sknn_mnist import MLPDigitClassifier
 
@@ -75,7 +78,11 @@ def contenders(X, y, epochs: int, unmanaged: bool) -> dict[str, Callable[[], flo
             warnings.simplefilter("ignore", ConvergenceWarning)
             return timed(lambda: model.fit(X, y))
 
-    runs = {OURS: ours, THEIRS: sklearn_mlp}
+    def sklearn_mlp_one_thread() -> float:
+        with threadpool_limits(1):
+            return sklearn_mlp()
+
+    runs = {OURS: ours, THEIRS: sklearn_mlp, f"{THEIRS}, 1 BLAS thread": sklearn_mlp_one_thread}
     if unmanaged:
         runs["ours, threads not managed"] = ours_unmanaged
     if "cuda" in cuda_devices():
@@ -155,6 +162,8 @@ def main() -> None:
             "<= 1.2x MLPClassifier, and a slowdown of about 2x at most (the fair share).",
             f"Load average (1, 5, 15 min) before the run {load_before}, after {load_after}: "
             "'idle' means no busy processes of ours; other users of the machine still ran.",
+            "'sklearn MLPClassifier, 1 BLAS thread': under threadpoolctl's "
+            "threadpool_limits(1); the ratios are to MLPClassifier as it comes.",
             "'ours, threads not managed' (digits only: on MNIST it takes minutes beside busy "
             "processes): OMP_NUM_THREADS set to the core count, so the thread policy keeps "
             "torch's threads, the behaviour before it existed. See the thread_crossover "
