@@ -44,9 +44,10 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
+from skorch.callbacks import PrintLog
 from skorch.history import History
 
-from ._callbacks import ConvergenceMonitor, EpochLogger, LearningRateSchedule
+from ._callbacks import ConvergenceMonitor, LearningRateSchedule
 from ._data import TensorBatchIterator, TensorSet, to_tensor
 from ._device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
 from ._init import glorot_factor, glorot_uniform_
@@ -540,7 +541,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
                 max_fun=self.max_fun if lbfgs else None, verbose=self.verbose)),
         ]
         if self.verbose:
-            callbacks.append(("logger", EpochLogger(self.max_iter)))
+            # skorch's own table, one row per epoch; the per-epoch bookkeeping columns
+            # of our loop are left out.
+            callbacks.append(("print_log", PrintLog(
+                keys_ignored=["train_batch_count", "valid_batch_count", "train_samples",
+                              "stop"], floatfmt=".4g")))
         return SlicingNeuralNetClassifier(
             module,
             criterion=torch.nn.CrossEntropyLoss,  # unused: get_loss computes the loss
@@ -555,7 +560,7 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             iterator_valid__batch_size=INFERENCE_BATCH_SIZE,
             train_split=None,
             callbacks=callbacks,
-            verbose=0,
+            verbose=int(bool(self.verbose)),  # PrintLog prints only when the net is verbose
             device=str(device),
             target_type=target_type,
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},

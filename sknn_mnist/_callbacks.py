@@ -4,14 +4,11 @@
   'cosine'; 'adaptive' lives in :class:`ConvergenceMonitor` because it reacts to the loss).
 * :class:`ConvergenceMonitor` implements ``tol``/``n_iter_no_change`` stopping and
   ``early_stopping`` with the best weights kept in memory and restored at the end.
-* :class:`EpochLogger` prints one line per epoch for ``verbose >= 1``.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from typing import TextIO
 
 import torch
 from skorch.callbacks import Callback
@@ -174,21 +171,3 @@ class ConvergenceMonitor(Callback):
         if self.early_stopping and self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)
             self.best_state_ = None  # the copy is no longer needed; free device memory
-
-
-class EpochLogger(Callback):
-    """Print one line per epoch: epoch, train loss, validation loss/accuracy, lr, seconds."""
-
-    def __init__(self, max_epochs: int, stream: TextIO | None = None) -> None:
-        self.max_epochs = max_epochs
-        self.stream = stream
-
-    def on_epoch_end(self, net, **kwargs) -> None:
-        row = net.history[-1]
-        parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
-        if "valid_loss" in row:
-            parts += [f"valid_loss {row['valid_loss']:.4f}", f"valid_acc {row['valid_acc']:.4f}"]
-        if "lr" in row:
-            parts.append(f"lr {row['lr']:.2e}")
-        parts.append(f"{row.get('dur', float('nan')):.2f}s")
-        print(" | ".join(parts), file=self.stream or sys.stdout, flush=True)

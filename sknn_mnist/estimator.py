@@ -68,8 +68,9 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
     tol : float, default=1e-4
         Minimum improvement of the loss (or validation score) that counts as progress.
     verbose : int or bool, default=0
-        ``0`` prints nothing; ``1`` prints one line per epoch (train loss, validation loss
-        and accuracy when there is a validation set, learning rate, seconds).
+        ``0`` prints nothing; ``1`` prints skorch's ``PrintLog`` table, one row per epoch
+        (learning rate, train loss, validation accuracy and loss when there is a validation
+        set, seconds).
     warm_start : bool, default=False
         Whether ``fit`` starts from the weights of the previous fit (with a new optimizer
         and schedule, as in scikit-learn) for another ``max_iter`` epochs. The classes and
