@@ -380,19 +380,27 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             self._restore(saved, rollback)
             raise
 
-    def _net_snapshot(self):
+    def _net_snapshot(self) -> dict:
+        """What a resumed partial_fit changes in the net, copied on its device."""
         net = self.net_
-        return (copy.deepcopy(net.module_.state_dict()),
-                copy.deepcopy(net.optimizer_.state_dict()), len(net.history))
+        return {"module": copy.deepcopy(net.module_.state_dict()),
+                "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
+                "generator": net.iterator_train__generator.get_state(),
+                "rows": len(net.history), "batch_size": net.batch_size,
+                "weight_decay": net.weight_decay, "l2_penalty": net.l2_penalty}
 
-    def _restore(self, saved: dict, rollback) -> None:
+    def _restore(self, saved: dict, rollback: dict | None) -> None:
         self.__dict__.clear()
         self.__dict__.update(saved)
         if rollback is not None:
-            module_state, optimizer_state, n_rows = rollback
-            self.net_.module_.load_state_dict(module_state)
-            self.net_.optimizer_.load_state_dict(optimizer_state)
-            del self.net_.history[n_rows:]
+            net = self.net_
+            net.module_.load_state_dict(rollback["module"])
+            net.optimizer_.load_state_dict(rollback["optimizer"])
+            net.iterator_train__generator.set_state(rollback["generator"])
+            del net.history[rollback["rows"]:]
+            net.set_params(batch_size=rollback["batch_size"])
+            net.set_weight_decay(rollback["weight_decay"])
+            net.l2_penalty = rollback["l2_penalty"]
 
     def _fit_unsafe(self, X, y, sample_weight, *, mode: str, classes,  # noqa: N803
                     partial: bool):
