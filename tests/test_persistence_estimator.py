@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import warnings
 
@@ -162,3 +163,31 @@ def test_pickling_does_not_modify_the_model(digits_small, make_clf):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
     clf.partial_fit(X, y)
     assert len(clf.loss_curve_) == 6
+
+
+def _plain_types(value, path="state"):
+    """Yield the paths in ``value`` that are not builtins, numpy arrays/scalars or bytes."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                yield f"{path} key {k!r}"
+            yield from _plain_types(v, f"{path}[{k!r}]")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from _plain_types(v, f"{path}[{i}]")
+    elif not isinstance(value, str | bytes | int | float | bool | type(None) | np.ndarray
+                        | np.generic):
+        yield f"{path}: {type(value).__name__}"
+
+
+@pytest.mark.parametrize("params", [{}, {"early_stopping": True, "verbose": 1},
+                                    {"solver": "lbfgs"}, {"batch_norm": True}])
+def test_state_holds_only_plain_data_for_skops(digits_small, make_clf, params, capsys):
+    # skops saves an estimator through __getstate__: no torch/skorch objects, no callables.
+    X, y = digits_small
+    state = make_clf(**params).fit(X, y).__getstate__()
+    assert list(_plain_types(state)) == []
+    blob = state["_net_state"]["torch"]
+    assert isinstance(blob, bytes)
+    tensors = torch.load(io.BytesIO(blob), weights_only=True)
+    assert all(t.device.type == "cpu" for t in tensors["module"].values())
