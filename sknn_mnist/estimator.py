@@ -156,8 +156,8 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
 
     - Defaults: ``(100, 50)``, ``batch_size=64``, ``learning_rate_init=2e-3``,
       ``max_iter=15`` and ``learning_rate='cosine'`` (MNIST-tuned) instead of ``(100,)``,
-      ``'auto'``, 1e-3, 200 and ``'constant'``; pass those to get scikit-learn's. 'cosine' runs a fixed schedule, so
-      it gives no ``ConvergenceWarning``.
+      ``'auto'``, 1e-3, 200 and ``'constant'``; pass those to get scikit-learn's.
+      'cosine' runs a fixed schedule, so it gives no ``ConvergenceWarning``.
     - ``dtype`` (float32 by default, whatever X's dtype) and ``device`` are new; so are
       ``dropout``, ``batch_norm``, the activations 'leaky_relu', 'elu', 'gelu' and the
       solvers 'adamw', 'rmsprop', 'adagrad'; every solver takes every schedule.
