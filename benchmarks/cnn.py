@@ -36,8 +36,9 @@ from sknn_mnist._device import resolve_device
 from sknn_mnist.models import PixelScaler
 
 #: The augmented setting: random shifts of up to 10% of the side and rotations of up to 10
-#: degrees, batch normalisation, and a longer cosine schedule.
-AUGMENTED = {"augment": True, "batch_norm": True, "max_iter": 15}
+#: degrees, and a longer cosine schedule (at the default 12 epochs augmentation bought
+#: nothing: 99.37% against 99.42%, benchmarks/cnn_hand_accuracy.py).
+AUGMENTED = {"augment": True, "max_iter": 20}
 
 PARTS = ("accuracy", "epoch_time", "inference")
 
