@@ -26,7 +26,7 @@ class CNNDigitClassifier(TorchDigitClassifierBase):
     1e-3, batches of 64, 12 epochs with a cosine-decaying learning rate. On MNIST scaled to
     [0, 1] (put :class:`~sknn_mnist.models.PixelScaler` or a ``MinMaxScaler`` in front) it
     reaches 99.43% test accuracy (the course's network, 10 epochs at a constant rate:
-    98.68%), and 99.47% with ``augment=True, max_iter=20``; see
+    98.68%), and 99.49% with ``augment=True, max_iter=20``; see
     ``benchmarks/results/RESULTS.md``.
 
     Parameters
