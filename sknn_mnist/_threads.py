@@ -35,14 +35,11 @@ import torch
 from torch import nn
 
 #: Steps with fewer FLOPs than this run on one thread. ``benchmarks/thread_crossover.py``
-#: measures 1 against all threads per training step (results in ``benchmarks/results/``).
-#: On the shared 2-core machine of 2026-11-23 (load average 3 to 10) one thread was faster
-#: at every size measured, 5e6 to 2e9 FLOPs, by 4x to 600x; with no idle machine to
-#: measure on, the threshold sits above the default MNIST step (3e7: 784-100-50-10, batch
-#: 64) and below the wide ones (4e8: (512, 256), batch 128), and ``busy_cores`` keeps
-#: large steps single-threaded on a busy machine. Re-run the benchmark on an idle machine
-#: to place it exactly.
-SINGLE_THREAD_BELOW_FLOPS = 1e8
+#: measures 1 against 2 threads per training step (results in ``benchmarks/results/``). On
+#: 2 cores with no busy process, 2 threads gained nothing at 4.6 MFLOP (digits, batch 64:
+#: ratio 0.97) and 15-16% from 14 MFLOP on (0.84-0.85), growing to 45% at 2 GFLOP; beside 2
+#: busy processes they lost at every size (1.3x to 6x slower), which ``busy_cores`` handles.
+SINGLE_THREAD_BELOW_FLOPS = 1e7
 
 #: Environment variables through which users, launchers and joblib's loky workers fix the
 #: number of OpenMP/MKL threads; torch reads them at import.
@@ -126,18 +123,38 @@ def user_chose_threads() -> bool:
 
 
 def busy_cores() -> int:
-    """Cores other tasks are running on right now (0 where the system does not say).
+    """Cores other processes are running on right now (0 where the system does not say).
 
     The fourth field of ``/proc/loadavg`` is ``runnable/total`` scheduling entities at this
-    instant, the reading thread included. Unlike the load averages it has no memory, so a
-    previous fit of ours does not count as someone else's load.
+    instant. Unlike the load averages it has no memory, so a previous fit of ours does not
+    count as someone else's load. This process's own running threads are subtracted: the
+    reading thread, and torch's OpenMP workers, which keep spinning for a while after an
+    operator and would otherwise make an idle machine look busy.
     """
     try:
         with open("/proc/loadavg", encoding="ascii") as f:
             runnable = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, runnable - 1)
+    return max(0, runnable - max(1, _own_running_threads()))
+
+
+def _own_running_threads() -> int:
+    """Threads of this process in the running state ('R' in ``/proc/self/task/*/stat``)."""
+    running = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        # The command name in parentheses may hold spaces; the state follows its ')'.
+        running += stat[stat.rindex(")") + 2] == "R"
+    return running
 
 
 def usable_cores() -> int:

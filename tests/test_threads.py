@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,13 @@ def test_threads_for_small_steps_is_one_and_large_steps_keep_the_free_cores(monk
 
 def test_busy_cores_reads_a_count():
     assert _threads.busy_cores() >= 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_own_running_threads_sees_the_calling_thread():
+    # busy_cores subtracts these, so that our own spinning OpenMP workers never make an idle
+    # machine look busy (that halved predict_proba's speed before).
+    assert _threads._own_running_threads() >= 1
 
 
 def test_small_work_runs_single_threaded_and_restores(default_threads):
