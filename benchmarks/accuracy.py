@@ -9,9 +9,8 @@ training images and scored on the 10,000 test images, without data augmentation.
 from __future__ import annotations
 
 import os
-import time
 
-from _common import load_mnist_arrays, machine_info, parser
+from _common import accuracy_row, fit_and_score, load_mnist_arrays, machine_info, parser
 from _common import write_result as _write
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -44,17 +43,10 @@ def main() -> None:
     for name, params in configs.items():
         model = make_pipeline(MinMaxScaler(), MLPDigitClassifier(random_state=0,
                                                                  device=args.device, **params))
-        start = time.perf_counter()
-        model.fit(X, y)
-        fit_s = time.perf_counter() - start
-        accuracy = model.score(X_test, y_test)
-        clf = model[-1]
-        runs[name] = {"params": params, "accuracy": accuracy, "fit_seconds": fit_s,
-                      "epochs": clf.n_iter_, "device": clf.device_,
-                      "loss_curve": clf.loss_curve_}
-        table.append({"model": f"MLPDigitClassifier {name}: {params or 'defaults'}",
-                      "test accuracy %": 100 * accuracy, "test error %": 100 * (1 - accuracy),
-                      "fit s": fit_s, "epochs": clf.n_iter_, "device": clf.device_})
+        run = fit_and_score(model, X, y, X_test, y_test)
+        runs[name] = {"params": params, **run}
+        table.append(accuracy_row("model", f"MLPDigitClassifier {name}: {params or 'defaults'}",
+                                  run))
         print(table[-1], flush=True)
     table += REFERENCES
     result = {

@@ -26,7 +26,16 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from _common import interleaved, load_mnist_arrays, machine_info, parser, scale01, timed
+from _common import (
+    accuracy_row,
+    fit_and_score,
+    interleaved,
+    load_mnist_arrays,
+    machine_info,
+    parser,
+    scale01,
+    timed,
+)
 from _common import write_result as _write
 from sklearn.pipeline import make_pipeline
 from torch import nn
@@ -102,17 +111,10 @@ def accuracy_part(args, X, y, X_test, y_test, device) -> tuple[list, dict]:  # n
         # verbose=1: one line per epoch, progress for these long runs.
         model = make_pipeline(PixelScaler(), CNNDigitClassifier(
             random_state=0, device=str(device), verbose=1, **params))
-        start = time.perf_counter()
-        model.fit(X, y)
-        fit_s = time.perf_counter() - start
-        accuracy = model.score(X_test, y_test)
-        clf = model[-1]
-        runs[name] = {"params": params, "accuracy": accuracy, "fit_seconds": fit_s,
-                      "epochs": clf.n_iter_, "device": clf.device_,
-                      "loss_curve": clf.loss_curve_}
-        table.append({"contender": f"CNNDigitClassifier {name}: {params or 'defaults'}",
-                      "test accuracy %": 100 * accuracy, "test error %": 100 * (1 - accuracy),
-                      "fit s": fit_s, "epochs": clf.n_iter_, "device": clf.device_})
+        run = fit_and_score(model, X, y, X_test, y_test)
+        runs[name] = {"params": params, **run}
+        table.append(accuracy_row("contender",
+                                  f"CNNDigitClassifier {name}: {params or 'defaults'}", run))
         print(table[-1], flush=True)
     return table, runs
 
