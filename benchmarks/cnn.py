@@ -41,7 +41,7 @@ from sklearn.pipeline import make_pipeline
 from torch import nn
 
 from sknn_mnist import CNNDigitClassifier, MLPDigitClassifier
-from sknn_mnist._device import resolve_device
+from sknn_mnist.core.device import resolve_device
 from sknn_mnist.models import PixelScaler
 
 #: The augmented setting: random shifts of up to 10% of the side and rotations of up to 10

@@ -5,7 +5,7 @@
 
 Used to choose CNNDigitClassifier's defaults (epochs, schedule, augmentation) before the
 estimator existed, and to see the test accuracy after every epoch, which a fit does not
-report. It trains :class:`sknn_mnist._cnn_module.CNNModule` (torch's default
+report. It trains :class:`sknn_mnist.networks.cnn.module.CNNModule` (torch's default
 initialisation) exactly as the estimator's defaults do: fused Adam at 1e-3, batches of 64,
 the cosine schedule of ``learning_rate='cosine'`` updated every batch, and ``alpha=1e-4``
 as weight decay ``alpha / batch_size`` on the convolution and dense weights. It prints one
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from _common import DEFAULT_IDX_DIR
 
-from sknn_mnist._callbacks import cosine_rate
-from sknn_mnist._cnn_module import CNNModule
+from sknn_mnist.core.callbacks import cosine_rate
 from sknn_mnist.datasets import load_dataset
+from sknn_mnist.networks.cnn.module import CNNModule
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from skorch import NeuralNetClassifier
 from torch import nn
 
 from sknn_mnist import MLPDigitClassifier
-from sknn_mnist._device import resolve_device
+from sknn_mnist.core.device import resolve_device
 
 
 def main() -> None:

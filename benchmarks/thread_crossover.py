@@ -5,7 +5,7 @@
 Each row is one training step (forward, cross-entropy, backward, fused Adam) of an MLP on
 random data, timed with ``torch.set_num_threads(1)`` and with all cores, interleaved, on an
 idle machine and with ``--busy`` CPU-bound processes (default: as many as cores) running
-beside it. The work per step is counted in FLOPs the way ``sknn_mnist._threads`` counts it,
+beside it. The work per step is counted in FLOPs the way ``sknn_mnist.core.threads`` counts it,
 so the crossover found here is the threshold the thread policy uses.
 """
 
@@ -19,7 +19,7 @@ from _common import busy_processes, interleaved, load_average, machine_info, par
 from _common import write_result as _write
 from torch import nn
 
-from sknn_mnist._threads import mlp_step_flops
+from sknn_mnist.core.threads import mlp_step_flops
 
 #: (input features, hidden widths, batch size): digits, MNIST defaults, wider MNIST nets.
 CONFIGS = [
@@ -119,7 +119,7 @@ def main() -> None:
                   f"{load_average()}. On a shared machine 'idle' means no busy processes "
                   "of ours, not an idle machine.",
                   "MFLOP/step counts forward + backward (3x the forward's 2 * batch * "
-                  "sum(in * out)), as sknn_mnist._threads.mlp_step_flops does.",
+                  "sum(in * out)), as sknn_mnist.core.threads.mlp_step_flops does.",
                   "A ratio below 1 means the extra threads help."],
     }
     _write(args, "thread_crossover", result)

@@ -19,10 +19,10 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknn_mnist import CNNDigitClassifier
-from sknn_mnist._augment import RandomAffine
-from sknn_mnist._cnn_module import CNNModule, infer_image_shape
 from sknn_mnist.compare import compare
 from sknn_mnist.models import DEFAULT_MODELS, MODEL_NAMES, PixelScaler, get_model_spec
+from sknn_mnist.networks.cnn.augment import RandomAffine
+from sknn_mnist.networks.cnn.module import CNNModule, infer_image_shape
 from sknn_mnist.persistence import load_model, save_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -210,8 +210,8 @@ class _SwallowsCtrlC(ClassifierMixin, BaseEstimator):
 
 
 def test_a_swallowed_ctrl_c_still_stops_the_search():
-    from sknn_mnist._interrupt import catch_sigint, interrupted
     from sknn_mnist.compare import grid_search
+    from sknn_mnist.study.interrupt import catch_sigint, interrupted
 
     X, y = np.zeros((20, 2)), np.arange(20) % 2
     with catch_sigint(), pytest.raises(KeyboardInterrupt):

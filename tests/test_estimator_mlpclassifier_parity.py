@@ -16,8 +16,8 @@ from sklearn.model_selection import cross_validate
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sknn_mnist._data import TensorBatchIterator
-from sknn_mnist._module import ACTIVATIONS
+from sknn_mnist.core.data import TensorBatchIterator
+from sknn_mnist.networks.mlp.module import ACTIVATIONS
 
 # -- initialisation -------------------------------------------------------------------------
 

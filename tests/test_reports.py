@@ -8,9 +8,9 @@ import io
 
 import pytest
 
-from sknn_mnist._io import atomic_write
 from sknn_mnist.compare import compare
 from sknn_mnist.datasets import load_dataset
+from sknn_mnist.io.files import atomic_write
 from sknn_mnist.models import make_model
 from sknn_mnist.reports import (
     Report,

@@ -10,8 +10,8 @@ import torch
 from joblib import Parallel, delayed, parallel_config
 from torch import nn
 
-from sknn_mnist import _threads
-from sknn_mnist._threads import (
+from sknn_mnist.core import threads as _threads
+from sknn_mnist.core.threads import (
     SINGLE_THREAD_BELOW_FLOPS,
     forward_flops,
     mlp_step_flops,
@@ -181,7 +181,7 @@ def test_cuda_work_leaves_the_threads_alone(default_threads):
 
 
 def _worker_sees_a_choice() -> bool:
-    from sknn_mnist._threads import user_chose_threads
+    from sknn_mnist.core.threads import user_chose_threads
 
     return user_chose_threads()
 
@@ -199,7 +199,7 @@ def test_joblib_inner_max_num_threads_reaches_loky_workers_as_a_choice(monkeypat
 @pytest.fixture
 def threads_seen(monkeypatch):
     """Record torch's thread count at every training step and prediction forward pass."""
-    from sknn_mnist._net import SlicingNeuralNetClassifier
+    from sknn_mnist.core.net import SlicingNeuralNetClassifier
 
     seen: dict[str, set[int]] = {"train": set(), "predict": set()}
     train_step_single = SlicingNeuralNetClassifier.train_step_single
@@ -242,7 +242,7 @@ def test_a_large_fit_keeps_the_cores_unless_they_are_busy(default_threads, threa
 
 def test_an_interrupted_fit_restores_the_callers_threads(default_threads, make_clf,
                                                         digits_small, monkeypatch):
-    from sknn_mnist._net import SlicingNeuralNetClassifier
+    from sknn_mnist.core.net import SlicingNeuralNetClassifier
 
     X, y = digits_small
     train_step_single = SlicingNeuralNetClassifier.train_step_single
@@ -262,7 +262,7 @@ def test_an_interrupted_fit_restores_the_callers_threads(default_threads, make_c
 
 
 def test_the_direct_training_step_gives_skorchs_results(make_clf, digits_small, monkeypatch):
-    from sknn_mnist._net import SlicingNeuralNetClassifier
+    from sknn_mnist.core.net import SlicingNeuralNetClassifier
 
     X, y = digits_small
     fast = make_clf(max_iter=3, batch_size=32).fit(X, y)
@@ -276,7 +276,7 @@ def test_the_direct_training_step_gives_skorchs_results(make_clf, digits_small, 
 def test_a_gradient_listener_gets_skorchs_step(make_clf, digits_small):
     from skorch.callbacks import Callback
 
-    from sknn_mnist._data import TensorSet
+    from sknn_mnist.core.data import TensorSet
 
     class GradNorm(Callback):
         def on_grad_computed(self, net, named_parameters, **kwargs):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from ._interrupt import raise_if_interrupted
+from .interrupt import raise_if_interrupted
 
 __all__ = ["FitCounter", "Progress", "counted_fits"]
 

@@ -49,8 +49,8 @@ def format_metadata(metadata: dict[str, Any]) -> str:
 
 
 def _metadata(path: str, trust_pickle: bool) -> dict[str, Any]:
-    from .cli import CLIError
-    from .persistence import PickleNotAllowedError, load_model, read_metadata
+    from ..io.persistence import PickleNotAllowedError, load_model, read_metadata
+    from .main import CLIError
 
     try:
         try:
@@ -88,11 +88,11 @@ def setup_info(p: argparse.ArgumentParser) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the ONNX graph of a saved pipeline."""
-    from .cli import CLIError, _load_model_file, check_output_file
+    from .main import CLIError, _load_model_file, check_output_file
 
     out = check_output_file(args.out_file, overwrite=args.overwrite, what="ONNX file")
     try:
-        from .onnx_export import export_onnx
+        from ..io.onnx import export_onnx
     except ImportError as exc:
         raise CLIError(str(exc)) from None
     model, _ = _load_model_file(args.model_file, trust_pickle=args.trust_pickle)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._augment import RandomAffine
+from .augment import RandomAffine
 
 #: The course's input normalisation, ``(x - 0.5) / 0.5``: pixels scaled to [0, 1] (e.g. by
 #: ``PixelScaler``) become [-1, 1].

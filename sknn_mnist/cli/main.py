@@ -22,12 +22,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .._version import __version__
+
 # Only the standard library and light modules here: `--help` and argument errors must be
 # instant. numpy, scikit-learn and torch are imported by the subcommand that needs them.
-from ._interrupt import catch_sigint, raise_if_interrupted
-from ._model_commands import add_trust_pickle, setup_export, setup_info
-from ._version import __version__
-from .models import DEFAULT_MODELS, MODEL_NAMES, get_model_spec, param_grid, pipeline_params
+from ..study.interrupt import catch_sigint, raise_if_interrupted
+from ..study.models import DEFAULT_MODELS, MODEL_NAMES, get_model_spec, param_grid, pipeline_params
+from .model_commands import add_trust_pickle, setup_export, setup_info
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +87,7 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _model_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
-    from .models import make_model
+    from ..study.models import make_model
 
     try:
         return pipeline_params(make_model(model), params)
@@ -96,7 +97,7 @@ def _model_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _make(args: argparse.Namespace, params: dict[str, Any], **kwargs: Any) -> Any:
     """Build the pipeline and validate its parameter values now, not minutes into a fit."""
-    from .models import make_model
+    from ..study.models import make_model
 
     model = make_model(args.model, random_state=args.random_state, device=args.device,
                        **kwargs)
@@ -172,7 +173,7 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
 def _check_device(device: str) -> None:
     if device in ("auto", "cpu"):  # always available: no need to import torch to know it
         return
-    from ._device import resolve_device
+    from ..core.device import resolve_device
 
     try:
         resolve_device(device)
@@ -181,7 +182,7 @@ def _check_device(device: str) -> None:
 
 
 def _check_dataset(name: str) -> None:
-    from .datasets import get_spec
+    from ..datasets import get_spec
 
     try:
         get_spec(name)
@@ -206,7 +207,7 @@ def _check_rows(y: np.ndarray, n_rows: Sequence[int | None], cv: int | None,
     """Enough rows for the subsamples and enough of each class for ``cv`` folds."""
     import numpy as np
 
-    from .compare import stratified_subsample
+    from ..study.compare import stratified_subsample
 
     n_classes = len(np.unique(y))
     for n in n_rows:
@@ -225,7 +226,7 @@ def _check_rows(y: np.ndarray, n_rows: Sequence[int | None], cv: int | None,
 
 
 def _load(args: argparse.Namespace, subset: str) -> Any:
-    from .datasets import DatasetUnavailableError, load_dataset
+    from ..datasets import DatasetUnavailableError, load_dataset
 
     try:
         return load_dataset(args.dataset, subset=subset, data_home=args.data_home,
@@ -241,7 +242,7 @@ def _load(args: argparse.Namespace, subset: str) -> Any:
 
 def _train_split(args: argparse.Namespace, *, cv: int | None = None,
                  subsamples: Sequence[int | None] = ()) -> tuple[np.ndarray, np.ndarray, Any]:
-    from .compare import stratified_subsample
+    from ..study.compare import stratified_subsample
 
     train = _load(args, "train")
     max_train = getattr(args, "max_train", None)
@@ -281,7 +282,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _progress_bar(args: argparse.Namespace, total: int | None, desc: str) -> Any:
-    from ._progress import Progress
+    from ..study.progress import Progress
 
     return Progress(total, desc, unit="fit", enabled=not args.quiet)
 
@@ -308,7 +309,7 @@ def _dask(args: argparse.Namespace) -> Iterator[None]:
     if address is None and n_workers is None:
         yield
         return
-    from .distributed import SchedulerUnreachableError, dask_backend
+    from ..study.distributed import SchedulerUnreachableError, dask_backend
 
     with contextlib.ExitStack() as stack:
         try:
@@ -337,9 +338,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _check_dataset(args.dataset)
     _check_device(args.device)
 
-    from .compare import compare, stratified_subsample
-    from .persistence import save_model
-    from .reports import comparison_report
+    from ..io.persistence import save_model
+    from ..study.compare import compare, stratified_subsample
+    from ..study.reports import comparison_report
 
     train = _load(args, "train")
     test = _load(args, "test")
@@ -401,7 +402,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from sklearn.metrics import accuracy_score
 
-    from .persistence import save_model
+    from ..io.persistence import save_model
 
     X, y, _ = _train_split(args)  # noqa: N806
     test = _load(args, "test")
@@ -423,7 +424,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_model_file(path: str, *, trust_pickle: bool = False) -> tuple[Any, dict[str, Any]]:
-    from .persistence import ModelVersionWarning, load_model
+    from ..io.persistence import ModelVersionWarning, load_model
 
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -477,9 +478,9 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     model = _make(args, params)
     n_jobs = _search_jobs(args)
 
-    from ._progress import counted_fits
-    from .compare import format_table
-    from .reports import cross_validation_report
+    from ..study.compare import format_table
+    from ..study.progress import counted_fits
+    from ..study.reports import cross_validation_report
 
     X, y, _ = _train_split(args, cv=args.cv)  # noqa: N806
     bar = _progress_bar(args, args.cv, f"{args.cv}-fold CV of {args.model} on {len(y)} rows")
@@ -540,11 +541,11 @@ def _cmd_grid_search(args: argparse.Namespace) -> int:
 
     from sklearn.model_selection import ParameterGrid
 
-    from ._progress import counted_fits
-    from .compare import describe_folds, format_params, format_table, grid_search, make_folds
-    from .compare import stratified_subsample as subsample
-    from .models import make_model
-    from .reports import grid_search_report
+    from ..study.compare import describe_folds, format_params, format_table, grid_search, make_folds
+    from ..study.compare import stratified_subsample as subsample
+    from ..study.models import make_model
+    from ..study.progress import counted_fits
+    from ..study.reports import grid_search_report
 
     rows = spec.subsample(args.quick)
     X, y, _ = _train_split(args, cv=args.cv, subsamples=[rows])  # noqa: N806

@@ -47,13 +47,13 @@ from sklearn.utils.validation import (
 from skorch.callbacks import PrintLog
 from skorch.history import History
 
-from ._callbacks import ConvergenceMonitor, LearningRateSchedule
-from ._data import TensorBatchIterator, TensorSet, to_tensor
-from ._device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
-from ._init import glorot_factor, glorot_uniform_
-from ._net import SlicingNeuralNetClassifier
-from ._optim import SOLVERS, optimizer_for
-from ._threads import step_flops, thread_policy
+from .callbacks import ConvergenceMonitor, LearningRateSchedule
+from .data import TensorBatchIterator, TensorSet, to_tensor
+from .device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
+from .init import glorot_factor, glorot_uniform_
+from .net import SlicingNeuralNetClassifier
+from .solvers import SOLVERS, optimizer_for
+from .threads import step_flops, thread_policy
 
 #: Rows per forward pass at prediction and validation time. Large batches are much faster
 #: than the training batch size and the activations of 8192 rows are small.

@@ -1,0 +1,1 @@
+"""Files: model persistence (skops), ONNX export and atomic writes."""

@@ -1,0 +1,1 @@
+"""The networks: one subpackage per architecture (its torch module and its estimator)."""

@@ -1,0 +1,1 @@
+"""The convolutional network: :class:`CNNModule` and :class:`CNNDigitClassifier`."""

@@ -1,0 +1,1 @@
+"""The study: compared models, the comparison, reports, plots and how fits run."""
