@@ -1,6 +1,17 @@
-"""sknn_mnist: a scikit-learn compatible PyTorch MLP, trained through skorch, for digits.
+"""sknn_mnist: scikit-learn compatible PyTorch networks, trained through skorch, for digits.
 
 >>> from sknn_mnist import MLPDigitClassifier
+
+The layout, by concern:
+
+* :mod:`sknn_mnist.core`: the torch training core (the classifier base, its trainer,
+  solvers and output heads, the skorch net and its data path);
+* :mod:`sknn_mnist.networks`: one subpackage per architecture (its torch module and its
+  estimator): :mod:`~sknn_mnist.networks.mlp`, :mod:`~sknn_mnist.networks.cnn`;
+* :mod:`sknn_mnist.registry`: the one registry of model kinds;
+* :mod:`sknn_mnist.study`: the compared models, the comparison, reports and plots;
+* :mod:`sknn_mnist.io`: persistence (skops), ONNX export, atomic writes;
+* :mod:`sknn_mnist.datasets` and :mod:`sknn_mnist.cli`.
 """
 
 from __future__ import annotations
@@ -18,17 +29,16 @@ __all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "__version__"]
 
 def __getattr__(name: str):
     # Imported on first use: torch takes seconds to import, and `python -m
-    # sknn_mnist.datasets` or `sknn-mnist --help` should not pay for it.
-    if name == "MLPDigitClassifier":
-        from .networks.mlp.classifier import MLPDigitClassifier
-
-        return MLPDigitClassifier
-    if name == "CNNDigitClassifier":
-        from .networks.cnn.classifier import CNNDigitClassifier
-
-        return CNNDigitClassifier
+    # sknn_mnist.datasets` or `sknn-mnist --help` should not pay for it. The exported
+    # classifiers are those the registry of model kinds marks with ``export=True``.
     if name == "export_onnx":  # needs the onnx extra, imported only when asked for
         from .io.onnx import export_onnx
 
         return export_onnx
+    if not name.startswith("_"):
+        from .registry import exported_class
+
+        cls = exported_class(name)
+        if cls is not None:
+            return cls
     raise AttributeError(f"module 'sknn_mnist' has no attribute {name!r}")

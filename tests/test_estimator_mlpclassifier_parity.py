@@ -147,10 +147,10 @@ def test_partial_fit_batch_size_and_alpha_follow_each_call(digits_small, make_cl
     clf = make_clf(batch_size="auto", alpha=1e-2)
     clf.partial_fit(X[:10], y[:10], classes=np.arange(10))
     assert clf.net_.history[-1, "train_batch_count"] == 1
-    assert clf.net_.weight_decay == pytest.approx(1e-2 / 10)
+    assert clf.net_.decay == pytest.approx(1e-2 / 10)
     clf.partial_fit(X, y)  # 600 rows: batches of min(200, 600)
     assert clf.net_.history[-1, "train_batch_count"] == 3
-    assert clf.net_.weight_decay == pytest.approx(1e-2 / 200)
+    assert clf.net_.decay == pytest.approx(1e-2 / 200)
     assert clf.net_.optimizer_.param_groups[0]["weight_decay"] == pytest.approx(1e-2 / 200)
 
 

@@ -129,10 +129,12 @@ def test_pipelines_fit_on_digits(digits_small):
         assert model.score(X_test, y_test) > 0.5
 
 
-def test_adding_a_model_is_one_spec_entry(monkeypatch, digits_small):
-    """A new entry in MODEL_SPECS is built, searched, selected and reported like the others."""
+def test_adding_a_model_is_one_spec_entry(monkeypatch, digits_small, tmp_path):
+    """A new entry in MODEL_SPECS is built, searched, selected, reported, saved and loaded
+    like the others."""
     from sknn_mnist import models
     from sknn_mnist.compare import compare
+    from sknn_mnist.persistence import load_model, save_model
     from sknn_mnist.reports import comparison_report
 
     def build_knn(*, random_state, device, n_jobs):
@@ -154,6 +156,9 @@ def test_adding_a_model_is_one_spec_entry(monkeypatch, digits_small):
     assert result.selection_rows == 200  # the new model's subsample sets the equal terms
     assert {r.name for r in result} == {"knn", "rf"}
     assert "knn" in comparison_report(result).to_markdown()
+    # Saved as the comparison saves its best model, and loaded without trusted= or pickle.
+    loaded = load_model(save_model(knn.estimator, tmp_path / "best-model.skops"))
+    np.testing.assert_array_equal(loaded.predict(X_test), knn.estimator.predict(X_test))
 
 
 def test_spec_rules_replace_per_model_branches():

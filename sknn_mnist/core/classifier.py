@@ -1,32 +1,28 @@
 """The shared core: a scikit-learn classifier that trains any torch network through skorch.
 
 :class:`TorchDigitClassifierBase` holds everything but the network: parameter validation,
-label encoding, the train/validation split, the skorch net and its callbacks, ``fit`` and
-``partial_fit``, prediction, and persistence. A subclass adds its architecture parameters
-and implements :meth:`~TorchDigitClassifierBase._build_module` (and, if it validates
-parameters of its own, :meth:`~TorchDigitClassifierBase._check_architecture`).
+label encoding, the train/validation split, ``fit`` and ``partial_fit``, prediction, and
+persistence. A subclass adds its architecture parameters and implements
+:meth:`~TorchDigitClassifierBase._build_module` (and, if it validates parameters of its
+own, :meth:`~TorchDigitClassifierBase._check_architecture`).
 
-Every call runs in one of three modes:
+Every training call goes *plan* -> *train* -> *commit*:
 
-* ``'new'``: a new network (``fit``, or the first ``partial_fit``);
-* ``'warm'``: ``fit`` with ``warm_start=True`` on a fitted model: a new net and optimizer
-  starting from the previous weights; the curves go on, ``n_iter_`` counts this call;
-* ``'resume'``: ``partial_fit`` on a fitted model: the same net, optimizer and schedule
-  go on for one epoch.
+* :meth:`~TorchDigitClassifierBase._plan` validates and encodes the data into a frozen
+  :class:`~sknn_mnist.core.plan.TrainingPlan` (the kind of call, a
+  :class:`~sknn_mnist.core.plan.FitCall`, included);
+* a :class:`~sknn_mnist.core.trainer.Trainer`, new or the fitted one, trains on it;
+* :meth:`~TorchDigitClassifierBase._commit` sets the fitted attributes.
 
-A call that fails leaves the estimator as it was: the new network is built and trained
-aside, and the fitted attributes change only when training succeeded (or was interrupted
-with Ctrl-C after complete epochs, which keeps them and re-raises ``KeyboardInterrupt``).
+A call that fails leaves the estimator as it was: a new network is built and trained
+aside, a resumed one is restored from a checkpoint, and the fitted attributes change only
+when training succeeded, or was interrupted with Ctrl-C after one or more complete epochs
+(which keeps them and re-raises ``KeyboardInterrupt``).
 """
 
 from __future__ import annotations
 
-import copy
-import io
-import math
-import warnings
 from numbers import Integral, Real
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,30 +40,19 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch.callbacks import PrintLog
-from skorch.history import History
 
-from .callbacks import ConvergenceMonitor, LearningRateSchedule
-from .data import TensorBatchIterator, TensorSet, to_tensor
 from .device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
+from .heads import OutputHead, head_for_targets, head_of
 from .init import glorot_factor, glorot_uniform_
-from .net import SlicingNeuralNetClassifier
-from .solvers import SOLVERS, optimizer_for
-from .threads import step_flops, thread_policy
+from .plan import FitCall, Seeds, TrainingPlan
+from .solvers import SOLVERS, get_solver
+from .trainer import Checkpoint, Trainer, TrainingOutcome
+from .warn import TrainingInterruptedWarning, warn_user
 
-#: Rows per forward pass at prediction and validation time. Large batches are much faster
-#: than the training batch size and the activations of 8192 rows are small.
+#: Rows per forward pass at prediction and validation time, unless a network says less.
 INFERENCE_BATCH_SIZE = 8192
 
 _SPARSE_FORMATS = ["csr", "csc", "coo"]
-
-
-class _InterruptedAfterCommit(KeyboardInterrupt):
-    """Ctrl-C during training, after the completed epochs were kept in the model."""
-
-
-def _seed(rng: np.random.RandomState) -> int:
-    return int(rng.randint(np.iinfo(np.int32).max))
 
 
 class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
@@ -129,6 +114,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
     #: Names of the parameters that define the network's shape (used in messages).
     _architecture_params: tuple[str, ...] = ()
 
+    #: Rows per forward pass at prediction and validation time. Large batches are much
+    #: faster than the training batch size; a network with large activations (the CNN)
+    #: sets a smaller one.
+    _inference_batch_size: int = INFERENCE_BATCH_SIZE
+
     # -- hooks ------------------------------------------------------------------------------
     def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -163,11 +153,13 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        mode = "warm" if self.warm_start and self._is_trained() else "new"
-        return self._fit(X, y, sample_weight, mode=mode, classes=None, partial=False)
+        call = FitCall.WARM_FIT if self.warm_start and self._is_trained() else FitCall.FIT
+        return self._fit(X, y, sample_weight, call=call, classes=None)
 
     def _check_solver(self) -> bool:
-        if self.solver == "lbfgs":
+        # An unknown solver is left to fit's validation, which names the valid ones.
+        solver = SOLVERS.get(self.solver) if isinstance(self.solver, str) else None
+        if solver is not None and not solver.stochastic:
             raise AttributeError(
                 "partial_fit is only available for stochastic optimizers; "
                 f"solver={self.solver!r} is not stochastic."
@@ -196,8 +188,8 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         """
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        mode = "resume" if self._is_trained() else "new"
-        return self._fit(X, y, sample_weight, mode=mode, classes=classes, partial=True)
+        call = FitCall.PARTIAL_FIT if self._is_trained() else FitCall.FIRST_PARTIAL_FIT
+        return self._fit(X, y, sample_weight, call=call, classes=classes)
 
     def predict_proba(self, X):  # noqa: N803
         """Class probabilities, float64, columns in ``classes_`` order.
@@ -206,34 +198,17 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         label, as in ``MLPClassifier``.
         """
         logits = self._logits(X).double()
-        if self._target_type == "multilabel":
-            return torch.sigmoid(logits).numpy()
-        if self._target_type == "binary":
-            positive = torch.sigmoid(logits[:, 0])
-            return torch.stack([1 - positive, positive], dim=1).numpy()
-        return torch.softmax(logits, dim=1).numpy()
+        return self._head.proba(logits).numpy()
 
     def predict_log_proba(self, X):  # noqa: N803
         """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
         logits = self._logits(X).double()
-        if self._target_type == "multilabel":
-            return torch.nn.functional.logsigmoid(logits).numpy()
-        if self._target_type == "binary":
-            z = logits[:, 0]
-            return torch.stack([torch.nn.functional.logsigmoid(-z),
-                                torch.nn.functional.logsigmoid(z)], dim=1).numpy()
-        return torch.log_softmax(logits, dim=1).numpy()
+        return self._head.log_proba(logits).numpy()
 
     def predict(self, X):  # noqa: N803
         """Predicted labels from ``classes_``; a 0/1 indicator matrix for multilabel."""
         logits = self._logits(X)
-        if self._target_type == "multilabel":
-            return (logits > 0).numpy().astype(np.int64)
-        if self._target_type == "binary":
-            codes = (logits[:, 0] > 0).long()
-        else:
-            codes = logits.argmax(dim=1)
-        return self.classes_[codes.numpy()]
+        return self._head.predict(logits, self.classes_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -243,14 +218,25 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- state ------------------------------------------------------------------------------
+    @property
+    def net_(self):
+        """The fitted skorch net (``net_.module_`` the torch module, ``net_.history``)."""
+        try:
+            return self.trainer_.net
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 "'net_'") from None
+
     def _is_trained(self) -> bool:
-        return hasattr(self, "net_")
+        return hasattr(self, "trainer_")
+
+    @property
+    def _head(self) -> OutputHead:
+        return head_of(self.out_activation_, self.n_outputs_)
 
     @property
     def _target_type(self) -> str:
-        if self.out_activation_ == "softmax":
-            return "multiclass"
-        return "binary" if self.n_outputs_ == 1 else "multilabel"
+        return self._head.name
 
     # -- validation -------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -274,71 +260,66 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         return X, y
 
-    def _encode_targets(self, y, classes, mode: str, dtype,
-                        partial: bool) -> tuple[np.ndarray, str, Any]:
-        """Return ``(classes_, target_type, encoded y)`` and check them against the
-        fitted classes for 'warm' and 'resume'."""
-        if type_of_target(y) == "multilabel-indicator":
-            y_classes, target_type = np.arange(y.shape[1]), "multilabel"
-            encoded = np.asarray(y, dtype=dtype)
-        else:
-            y_classes = unique_labels(y)
-            target_type = None
-        if mode == "resume":
+    def _known_classes(self, y_classes, classes, call: FitCall, multilabel: bool):
+        """Every label of the model for this call, checked against the fitted ones."""
+        if call.resumes:
             if classes is not None and not np.array_equal(unique_labels(classes),
                                                           self.classes_):
                 raise ValueError(
                     f"`classes={np.asarray(classes).tolist()!r}` is not the same as on the "
                     f"last call to partial_fit, was: {self.classes_.tolist()!r}."
                 )
-            all_classes = self.classes_
-            if (target_type == "multilabel") != (self._target_type == "multilabel"):
+            if multilabel != (self._target_type == "multilabel"):
                 raise ValueError("partial_fit cannot switch between multilabel and "
                                  "single-label targets.")
-        elif mode == "warm":
+            return self.classes_
+        if call.warm:
             if not np.array_equal(y_classes, self.classes_) or (
-                    (target_type == "multilabel") != (self._target_type == "multilabel")):
+                    multilabel != (self._target_type == "multilabel")):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the "
                     f"previous call to fit. Previously got {self.classes_}, `y` has "
                     f"{y_classes}."
                 )
-            all_classes = self.classes_
-        elif classes is not None and target_type is None:
-            all_classes = unique_labels(classes)
-        elif classes is None and partial:
+            return self.classes_
+        if classes is not None and not multilabel:
+            return unique_labels(classes)
+        if call.partial and classes is None:
             raise ValueError(
                 "classes must be passed on the first call to partial_fit: the network's "
                 "output layer needs every label up front, e.g. "
                 "partial_fit(X, y, classes=np.arange(10))."
             )
-        else:
-            all_classes = y_classes
-        if target_type == "multilabel":
-            return all_classes, target_type, encoded
-        unknown = np.setdiff1d(y_classes, all_classes)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()} that are not in classes "
-                f"{all_classes.tolist()}; pass every label in `classes` on the first "
-                "call to partial_fit."
-            )
-        if len(all_classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y; got one "
-                f"class: {all_classes.tolist()}."
-            )
-        codes = np.searchsorted(all_classes, y)
-        if len(all_classes) == 2:
-            return all_classes, "binary", codes.astype(dtype)
-        return all_classes, "multiclass", codes.astype(np.int64)
+        return y_classes
 
-    def _split(self, y_codes, classes, target_type: str, seed: int):
+    def _encode_targets(self, y, classes, call: FitCall,
+                        dtype) -> tuple[np.ndarray, OutputHead, np.ndarray]:
+        """Return ``(classes_, head, encoded y)`` for this call."""
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        y_classes = np.arange(y.shape[1]) if multilabel else unique_labels(y)
+        all_classes = self._known_classes(y_classes, classes, call, multilabel)
+        if not multilabel:
+            unknown = np.setdiff1d(y_classes, all_classes)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in classes "
+                    f"{all_classes.tolist()}; pass every label in `classes` on the first "
+                    "call to partial_fit."
+                )
+            if len(all_classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in y; got "
+                    f"one class: {all_classes.tolist()}."
+                )
+        head = head_for_targets(multilabel, len(all_classes))
+        return all_classes, head, head.encode(y, all_classes, dtype)
+
+    def _split(self, y_codes, classes, head: OutputHead, seed: int):
         """Stratified train/validation row indices for early stopping, with errors in
         the user's labels."""
         n_samples = len(y_codes)
         stratify = None
-        if target_type != "multilabel":
+        if head.name != "multilabel":
             stratify = y_codes
             counts = np.bincount(y_codes.astype(np.int64), minlength=len(classes))
             rare = classes[(counts > 0) & (counts < 2)]
@@ -366,131 +347,87 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             )
         return train_idx, valid_idx
 
-    # -- training ---------------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight, *, mode: str, classes, partial: bool):  # noqa: N803
+    # -- training: the transaction ---------------------------------------------------------
+    def _fit(self, X, y, sample_weight, *, call: FitCall, classes):  # noqa: N803
         self._check_params()
         saved = dict(vars(self))
-        rollback = self._net_snapshot() if mode == "resume" else None
+        checkpoint = self.trainer_.checkpoint() if call.resumes else None
         try:
-            return self._fit_unsafe(X, y, sample_weight, mode=mode, classes=classes,
-                                    partial=partial)
-        except _InterruptedAfterCommit:
-            raise  # the completed epochs were kept: the model is consistent
+            plan = self._plan(X, y, sample_weight, call, classes)
+            trainer = self.trainer_ if call.resumes else self._new_trainer(plan)
+            outcome = trainer.train(plan)
+            if outcome.interrupted and not outcome.rows:
+                raise KeyboardInterrupt  # nothing completed: the model stays as it was
+            if not outcome.interrupted and not trainer.finite(outcome):
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may "
+                    "contain large values and need to be preprocessed (e.g. a "
+                    "MinMaxScaler), or the learning rate (learning_rate_init) may be too "
+                    "high."
+                )
+            self._commit(plan, trainer, outcome)
         except BaseException:
-            self._restore(saved, rollback)
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if checkpoint is not None:
+                self.trainer_.restore(checkpoint)
             raise
+        if outcome.interrupted:
+            warn_user(
+                f"Training was interrupted (KeyboardInterrupt) after {len(outcome.rows)} "
+                "complete epoch(s) of this call. The model keeps its weights from that "
+                "point and can predict; call partial_fit to train it further.",
+                TrainingInterruptedWarning)
+            raise KeyboardInterrupt
+        if not call.partial:
+            message = get_solver(self.solver).not_converged(
+                stop=outcome.stop, n_epochs=len(outcome.rows), epochs=plan.epochs,
+                estimator=self)
+            if message:
+                warn_user(message, ConvergenceWarning)
+        return self
 
-    def _net_snapshot(self) -> dict:
-        """What a resumed partial_fit changes in the net, copied on its device."""
-        net = self.net_
-        return {"module": copy.deepcopy(net.module_.state_dict()),
-                "optimizer": copy.deepcopy(net.optimizer_.state_dict()),
-                "generator": net.iterator_train__generator.get_state(),
-                "rows": len(net.history), "batch_size": net.batch_size,
-                "weight_decay": net.weight_decay, "l2_penalty": net.l2_penalty}
-
-    def _restore(self, saved: dict, rollback: dict | None) -> None:
-        self.__dict__.clear()
-        self.__dict__.update(saved)
-        if rollback is not None:
-            net = self.net_
-            net.module_.load_state_dict(rollback["module"])
-            net.optimizer_.load_state_dict(rollback["optimizer"])
-            net.iterator_train__generator.set_state(rollback["generator"])
-            del net.history[rollback["rows"]:]
-            net.set_params(batch_size=rollback["batch_size"])
-            net.set_weight_decay(rollback["weight_decay"])
-            net.l2_penalty = rollback["l2_penalty"]
-
-    def _fit_unsafe(self, X, y, sample_weight, *, mode: str, classes,  # noqa: N803
-                    partial: bool):
-        device = torch.device(self.net_.device) if mode == "resume" else resolve_device(
-            self.device)
+    # -- plan -------------------------------------------------------------------------------
+    def _plan(self, X, y, sample_weight, call: FitCall, classes) -> TrainingPlan:  # noqa: N803
+        """Validate and encode the data of one call; decide rows, batch size and L2."""
         # As scikit-learn: a warm start or a resumed partial_fit checks X against the
         # fitted n_features_in_ (and feature names) instead of resetting them.
-        X, y = self._validate_xy(X, y, reset=mode == "new")  # noqa: N806
-        dtype = X.dtype
-        all_classes, target_type, y_enc = self._encode_targets(y, classes, mode, dtype,
-                                                               partial)
+        X, y = self._validate_xy(X, y, reset=call.fresh)  # noqa: N806
+        all_classes, head, y_enc = self._encode_targets(y, classes, call, X.dtype)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype,
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
             if not sample_weight.sum() > 0:
                 raise ValueError("sample_weight must have a positive sum.")
-        rng = check_random_state(self.random_state)
-        init_seed, shuffle_seed, torch_seed, split_seed = (_seed(rng) for _ in range(4))
-
-        n_samples, n_features = X.shape
+        seeds = Seeds.draw(check_random_state(self.random_state))
         train_rows = valid_rows = None
         if self.early_stopping:
-            train_rows, valid_rows = self._split(y_enc, all_classes, target_type, split_seed)
-        n_train = n_samples if train_rows is None else len(train_rows)
+            train_rows, valid_rows = self._split(y_enc, all_classes, head, seeds.split)
+        n_train = len(X) if train_rows is None else len(train_rows)
         if getattr(self, "batch_norm", False) and n_train < 2:
             raise ValueError("batch_norm=True needs at least 2 training samples.")
-        batch_size = self._batch_size(n_train)
+        batch_size = get_solver(self.solver).batch_size(self.batch_size, n_train)
         weights_train = (sample_weight if train_rows is None or sample_weight is None
                          else sample_weight[train_rows])
         mean_weight = 1.0 if weights_train is None else float(np.mean(weights_train))
-        # scikit-learn divides the penalty alpha/2 ||W||^2 by the batch's summed sample
-        # weight; its gradient is then alpha / (batch_size * mean weight) * W. Computed
-        # from this call's data, so that each partial_fit chunk is scaled by its own.
-        decay = self.alpha / (batch_size * mean_weight)
+        return TrainingPlan(
+            call=call, X=X, y=y_enc, sample_weight=sample_weight, classes=all_classes,
+            head=head, train_rows=train_rows, valid_rows=valid_rows, batch_size=batch_size,
+            # scikit-learn divides the penalty alpha/2 ||W||^2 by the batch's summed sample
+            # weight; its gradient is then alpha / (batch_size * mean weight) * W. From
+            # this call's data, so that each partial_fit chunk is scaled by its own.
+            decay=self.alpha / (batch_size * mean_weight),
+            epochs=1 if call.partial else self.max_iter, seeds=seeds)
 
-        n_outputs = 1 if target_type == "binary" else len(all_classes)
-        if mode == "resume":
-            net = self.net_
-            net.set_params(batch_size=batch_size)
-        else:
-            module = self._new_module(n_features, n_outputs, init_seed)
-            if mode == "warm":
-                self._load_previous_weights(module)
-            net = self._make_net(module, device, target_type=target_type,
-                                 batch_size=batch_size, shuffle_seed=shuffle_seed)
-            net.initialize()
-        if self.solver == "lbfgs":
-            net.l2_penalty = decay / 2
-        else:
-            net.set_weight_decay(decay)
-
-        X_t = to_tensor(X, device)  # noqa: N806
-        y_t = to_tensor(y_enc, device)
-        w_t = to_tensor(sample_weight, device)
-        rows = [None if r is None else to_tensor(r, device) for r in (train_rows, valid_rows)]
-        train_set = TensorSet(X_t, y_t, w_t, rows=rows[0])
-        valid_set = None if rows[1] is None else TensorSet(X_t, y_t, w_t, rows=rows[1])
-        epochs = 1 if partial else self.max_iter
-        history_start = len(net.history)
-        self._run_training(net, train_set, valid_set, epochs, torch_seed)
-        rows_done = net.history[history_start:]
-        interrupted = net.interrupted_
-        if not interrupted:
-            self._check_finite(net, rows_done)
-        self._commit(net, mode, all_classes, target_type, n_outputs, rows_done, n_train)
-        if interrupted:
-            warnings.warn(
-                f"Training was interrupted (KeyboardInterrupt) after {len(rows_done)} "
-                "complete epoch(s) of this call. The model keeps its weights from that "
-                "point and can predict; call partial_fit to train it further.",
-                UserWarning, stacklevel=4,
-            )
-            raise _InterruptedAfterCommit
-        if not partial:
-            self._warn_if_not_converged(net, len(rows_done), epochs)
-        return self
-
-    def _run_training(self, net, train_set: TensorSet, valid_set: TensorSet | None,
-                      epochs: int, seed: int) -> None:
-        """The one place where training runs (skorch's ``partial_fit`` on the net)."""
-        device = torch.device(net.device)
-        rng_devices = [device.index or 0] if device.type == "cuda" else []
-        # A forked, seeded torch RNG: dropout is reproducible and the caller's global
-        # RNG state is left alone. The thread policy (see _threads) sets torch's CPU
-        # threads for the size of a batch step and restores the caller's count.
-        step = lambda: step_flops(net.module_, train_set.X, net.batch_size,  # noqa: E731
-                                  training=True)
-        with thread_policy(step, device), torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            net.partial_fit(train_set, None, epochs=epochs, valid_set=valid_set)
+    # -- train ------------------------------------------------------------------------------
+    def _new_trainer(self, plan: TrainingPlan) -> Trainer:
+        device = resolve_device(self.device)
+        module = self._new_module(plan.n_features, plan.n_outputs, plan.seeds.init)
+        if plan.call.warm:
+            self._load_previous_weights(module)
+        return Trainer.create(self, module, device, head=plan.head,
+                              batch_size=plan.batch_size, shuffle_seed=plan.seeds.shuffle,
+                              decay=plan.decay)
 
     def _new_module(self, n_features: int, n_outputs: int, seed: int) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):
@@ -498,24 +435,28 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             try:
                 module = self._build_module(n_features, n_outputs)
             except (MemoryError, OverflowError, RuntimeError, TypeError) as exc:
-                # torch reports allocation failures as RuntimeError, and sizes beyond
-                # int64 as RuntimeError/TypeError "overflow"; anything else is a bug.
-                message = str(exc).lower()
-                if isinstance(exc, RuntimeError | TypeError) and "alloc" not in message and (
-                        "overflow" not in message):
-                    raise
-                shape = ", ".join(f"{p}={getattr(self, p)!r}" for p in
-                                  self._architecture_params) or "the network's parameters"
-                raise MemoryError(
-                    f"Not enough memory to build the network for {n_features} features "
-                    f"and {n_outputs} outputs with {shape}; use smaller layers."
-                ) from exc
+                raise self._build_error(exc, n_features, n_outputs) from exc
             self._initialize_module(module)
         return module.to(getattr(torch, self.dtype))
 
+    def _build_error(self, exc: BaseException, n_features: int,
+                     n_outputs: int) -> BaseException:
+        # torch reports allocation failures as RuntimeError, and sizes beyond int64 as
+        # RuntimeError/TypeError "overflow"; anything else is a bug and goes up as it is.
+        message = str(exc).lower()
+        if isinstance(exc, RuntimeError | TypeError) and "alloc" not in message and (
+                "overflow" not in message):
+            return exc
+        shape = ", ".join(f"{p}={getattr(self, p)!r}" for p in
+                          self._architecture_params) or "the network's parameters"
+        return MemoryError(
+            f"Not enough memory to build the network for {n_features} features and "
+            f"{n_outputs} outputs with {shape}; use smaller layers."
+        )
+
     def _load_previous_weights(self, module: torch.nn.Module) -> None:
         try:
-            module.load_state_dict(self.net_.module_.state_dict())
+            module.load_state_dict(self.trainer_.module.state_dict())
         except RuntimeError as exc:
             shape = ", ".join(self._architecture_params) or "the architecture"
             raise ValueError(
@@ -524,80 +465,21 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
                 "to train a new network."
             ) from exc
 
-    def _batch_size(self, n_samples: int) -> int:
-        if self.solver == "lbfgs":
-            return max(n_samples, 1)
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, max(n_samples, 1))
-
-    def _make_net(self, module: torch.nn.Module, device: torch.device, *, target_type: str,
-                  batch_size: int, shuffle_seed: int) -> SlicingNeuralNetClassifier:
-        optimizer, optimizer_kwargs = optimizer_for(
-            self.solver, learning_rate_init=self.learning_rate_init, momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
-            beta_2=self.beta_2, epsilon=self.epsilon)
-        lr = optimizer_kwargs.pop("lr")
-        lbfgs = self.solver == "lbfgs"
-        callbacks = [
-            ("schedule", LearningRateSchedule("constant" if lbfgs else self.learning_rate,
-                                              lr, self.power_t, self.max_iter)),
-            ("monitor", ConvergenceMonitor(
-                early_stopping=self.early_stopping, tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                adaptive=self.learning_rate == "adaptive" and not lbfgs,
-                max_fun=self.max_fun if lbfgs else None, verbose=self.verbose)),
-        ]
-        if self.verbose:
-            # skorch's own table, one row per epoch; the per-epoch bookkeeping columns
-            # of our loop are left out.
-            callbacks.append(("print_log", PrintLog(
-                keys_ignored=["train_batch_count", "valid_batch_count", "train_samples",
-                              "stop"], floatfmt=".4g")))
-        return SlicingNeuralNetClassifier(
-            module,
-            criterion=torch.nn.CrossEntropyLoss,  # unused: get_loss computes the loss
-            optimizer=optimizer,
-            lr=lr,
-            max_epochs=self.max_iter,
-            batch_size=batch_size,
-            iterator_train=TensorBatchIterator,
-            iterator_valid=TensorBatchIterator,
-            iterator_train__shuffle=self.shuffle,
-            iterator_train__generator=torch.Generator().manual_seed(shuffle_seed),
-            iterator_valid__batch_size=INFERENCE_BATCH_SIZE,
-            train_split=None,
-            callbacks=callbacks,
-            verbose=int(bool(self.verbose)),  # PrintLog prints only when the net is verbose
-            device=str(device),
-            target_type=target_type,
-            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
-        )
-
-    def _check_finite(self, net, rows) -> None:
-        params = [p.detach() for p in net.module_.parameters()]
-        finite = bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
-        if not finite or not all(math.isfinite(r["train_loss"]) for r in rows):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may contain "
-                "large values and need to be preprocessed (e.g. a MinMaxScaler), or the "
-                "learning rate (learning_rate_init) may be too high."
-            )
-
-    def _commit(self, net, mode: str, classes, target_type: str, n_outputs: int, rows,
-                n_train: int) -> None:
+    # -- commit -----------------------------------------------------------------------------
+    def _commit(self, plan: TrainingPlan, trainer: Trainer, outcome: TrainingOutcome) -> None:
         """Set the fitted attributes from a finished training call."""
+        rows = outcome.rows
         losses = [row["train_loss"] for row in rows]
-        fresh = mode == "new"
-        self.net_ = net
-        self.device_ = str(net.device)
-        self.classes_ = classes
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = "softmax" if target_type == "multiclass" else "logistic"
+        fresh = plan.call.fresh
+        self.trainer_ = trainer
+        self.device_ = str(trainer.device)
+        self.classes_ = plan.classes
+        self.n_outputs_ = plan.n_outputs
+        self.out_activation_ = plan.head.out_activation
         # n_iter_ counts the epochs of this call, as MLPClassifier's; t_ and the curves
         # go on over warm starts and partial_fit calls.
         self.n_iter_ = len(rows)
-        self.t_ = (0 if fresh else self.t_) + len(rows) * n_train
+        self.t_ = (0 if fresh else self.t_) + len(rows) * plan.n_train
         self.loss_curve_ = ([] if fresh else list(self.loss_curve_)) + losses
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
         if self.early_stopping:
@@ -610,27 +492,7 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
-        self._set_network_attributes(net.module_)
-
-    def _warn_if_not_converged(self, net, n_epochs: int, epochs: int) -> None:
-        stop = net.history[-1].get("stop") if len(net.history) else None
-        if self.solver == "lbfgs":
-            if stop == "converged":
-                return
-            if stop == "max_fun":
-                reason = (f"STOP: TOTAL NO. OF f AND g EVALUATIONS EXCEEDS LIMIT "
-                          f"(max_fun={self.max_fun})")
-            elif n_epochs == epochs:
-                reason = f"STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT (max_iter={epochs})"
-            else:
-                return
-            warnings.warn(
-                f"lbfgs failed to converge after {n_epochs} iteration(s): {reason}. Increase "
-                "max_iter or max_fun, or scale the data.", ConvergenceWarning, stacklevel=4)
-        elif n_epochs == epochs and stop != "converged" and self.learning_rate != "cosine":
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+        self._set_network_attributes(trainer.module)
 
     # -- prediction -------------------------------------------------------------------------
     def _logits(self, X) -> torch.Tensor:  # noqa: N803
@@ -639,36 +501,19 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
                           dtype=self.dtype)
         if sp.issparse(X):
             X = X.toarray()  # noqa: N806
-        return self._forward(X)
-
-    def _forward(self, X: np.ndarray) -> torch.Tensor:  # noqa: N803
-        """The one place where prediction forward passes run; returns CPU logits."""
-        data = TensorSet(to_tensor(X, self.net_.device))
-        rows = min(len(data), INFERENCE_BATCH_SIZE)
-        chunk = lambda: step_flops(self.net_.module_, data.X, rows, training=False)  # noqa: E731
-        with thread_policy(chunk, self.net_.device):
-            # One device-to-host copy for the whole result, not one per batch.
-            return self.net_.forward(data, training=False, device=self.net_.device).cpu()
+        return self.trainer_.forward(X)
 
     # -- persistence ------------------------------------------------------------------------
     def __getstate__(self):
         """Builtins, numpy arrays and one ``bytes`` blob: no torch or skorch objects.
 
-        The blob is ``torch.save`` of CPU tensors (module, optimizer, shuffle generator),
-        loaded back with ``weights_only=True``; the skorch net is rebuilt around it.
+        The trainer's :class:`~sknn_mnist.core.trainer.Checkpoint`, as its serialisable
+        state; :meth:`__setstate__` rebuilds the trainer around it.
         """
         state = dict(super().__getstate__())  # a copy: the base may return __dict__ itself
-        net = state.pop("net_", None)
-        if net is not None:
-            buffer = io.BytesIO()
-            torch.save(net.training_state(), buffer)
-            state["_net_state"] = {
-                "torch": buffer.getvalue(),
-                "history": [dict(row) for row in net.history],
-                "batch_size": int(net.batch_size),
-                "weight_decay": float(net.weight_decay),
-                "l2_penalty": float(net.l2_penalty),
-            }
+        trainer = state.pop("trainer_", None)
+        if trainer is not None:
+            state["_net_state"] = trainer.checkpoint().to_state()
         return state
 
     def __setstate__(self, state):
@@ -677,16 +522,8 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         if saved is None:
             return
         device = resolve_device_for_loading(self.device)
-        tensors = torch.load(io.BytesIO(saved["torch"]), map_location=device,
-                             weights_only=True)
+        checkpoint = Checkpoint.from_state(saved, device)
         module = self._build_module(self.n_features_in_, self.n_outputs_).to(
             getattr(torch, self.dtype))
-        net = self._make_net(module, device, target_type=self._target_type,
-                             batch_size=saved["batch_size"], shuffle_seed=0)
-        net.initialize()
-        net.load_training_state(tensors)
-        net.set_weight_decay(saved["weight_decay"])
-        net.l2_penalty = saved["l2_penalty"]
-        net.history = History(saved["history"])
-        self.net_ = net
+        self.trainer_ = Trainer.from_checkpoint(self, module, device, self._head, checkpoint)
         self.device_ = str(device)

@@ -7,59 +7,46 @@ callbacks, history, ``forward``) and overrides only what was measured or needed:
 
 * the epoch loop: losses and accuracy are summed on the device and read once per epoch,
   and batches are ``(X, y, sample_weight)`` tensor slices;
-* the loss: sample weights, and scikit-learn's per-sample sum over multilabel outputs;
-* the optimizer's parameter groups: the L2 penalty (``weight_decay``) goes to every weight
-  tensor with two or more dimensions (linear and convolution weights, the output layer's
-  included) and to no bias or normalisation parameter, whatever the module's layer names.
+* the loss: the output head's per-sample loss, sample weights, and the solver's L2 term;
+* the optimizer's parameter groups, from the solver (the L2 penalty on every weight tensor
+  with two or more dimensions, and on no bias or normalisation parameter).
+
+What is trained against (the :mod:`~sknn_mnist.core.heads` head) and how the optimizer
+applies the penalty (the :mod:`~sknn_mnist.core.solvers` solver) are strategies given to
+the net; it never tests their names.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EpochTimer
 
-#: How the module's outputs are read: one logit for a binary problem, one per class
-#: (softmax) for a multiclass one, one independent logit per label for multilabel.
-TARGET_TYPES = ("binary", "multiclass", "multilabel")
-
-
-def penalised_parameters(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
-    """The parameters scikit-learn's ``alpha`` shrinks: weights with ndim >= 2.
-
-    Biases and batch-norm scales are vectors and are left alone, as in scikit-learn.
-    """
-    return [(n, p) for n, p in module.named_parameters() if p.ndim >= 2]
+from .heads import HEADS, OutputHead
+from .solvers import SOLVERS, Solver
 
 
 class SlicingNeuralNetClassifier(NeuralNetClassifier):
-    """skorch ``NeuralNetClassifier`` for :class:`~sknn_mnist._data.TensorSet` data.
+    """skorch ``NeuralNetClassifier`` for :class:`~sknn_mnist.core.data.TensorSet` data.
 
     Parameters
     ----------
-    target_type : {'binary', 'multiclass', 'multilabel'}, default='multiclass'
-        How targets and outputs are read: 'binary' trains one output unit with the
-        logistic loss (float 0/1 targets); 'multiclass' one unit per class with softmax
-        cross-entropy (int64 codes); 'multilabel' one unit per label with the logistic
-        loss summed over labels (float 0/1 indicator rows).
-    weight_decay : float, default=0.0
-        L2 coefficient given to the optimizer for the weights of
-        :func:`penalised_parameters`; the other parameters get none. Change it between
-        calls with :meth:`set_weight_decay`.
-    l2_penalty : float, default=0.0
-        Coefficient of ``sum ||W||^2`` (same weights) added to the training loss. Used
-        for L-BFGS, which has neither weight decay nor parameter groups.
+    head : OutputHead, default=the multiclass head
+        How targets and outputs are read (see :mod:`sknn_mnist.core.heads`).
+    solver : Solver, default=the 'adam' solver
+        How the optimizer's parameter groups are made and the L2 penalty applied.
+    decay : float, default=0.0
+        The L2 coefficient; change it between calls with :meth:`set_decay`.
     **kwargs
         Passed to ``skorch.NeuralNetClassifier``.
     """
 
-    def __init__(self, module, *args, target_type: str = "multiclass",
-                 weight_decay: float = 0.0, l2_penalty: float = 0.0, **kwargs) -> None:
+    def __init__(self, module, *args, head: OutputHead | None = None,
+                 solver: Solver | None = None, decay: float = 0.0, **kwargs) -> None:
         super().__init__(module, *args, **kwargs)
-        self.target_type = target_type
-        self.weight_decay = weight_decay
-        self.l2_penalty = l2_penalty
+        self.head = HEADS["multiclass"] if head is None else head
+        self.solver = SOLVERS["adam"] if solver is None else solver
+        self.decay = decay
 
     @property
     def _default_callbacks(self):
@@ -81,57 +68,27 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
 
     # -- optimizer --------------------------------------------------------------------------
     def initialize_optimizer(self, triggered_directly=None):
-        named = list(self.get_all_learnable_params())
         kwargs = self.get_params_for("optimizer")
         kwargs.setdefault("lr", self.lr)
-        if self.optimizer is torch.optim.LBFGS:
-            self.optimizer_ = self.optimizer([p for _, p in named], **kwargs)
-            return self
-        decayed = {id(p) for _, p in penalised_parameters(self.module_)}
-        groups = [
-            {"params": [p for _, p in named if id(p) in decayed],
-             "weight_decay": self.weight_decay},
-            {"params": [p for _, p in named if id(p) not in decayed], "weight_decay": 0.0},
-        ]
-        self.optimizer_ = self.optimizer([g for g in groups if g["params"]], **kwargs)
+        groups = self.solver.parameter_groups(self.module_, self.decay)
+        self.optimizer_ = self.optimizer(groups, **kwargs)
         return self
 
-    def set_weight_decay(self, value: float) -> None:
+    def set_decay(self, value: float) -> None:
         """Set the L2 coefficient, in the optimizer too when it exists."""
-        self.weight_decay = value
-        optimizer = getattr(self, "optimizer_", None)
-        if optimizer is not None and self.optimizer is not torch.optim.LBFGS:
-            optimizer.param_groups[0]["weight_decay"] = value
-
-    def training_state(self) -> dict:
-        """Module, optimizer and shuffle-generator state as CPU tensors (for saving)."""
-        return {
-            "module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
-            "optimizer": _to_cpu(self.optimizer_.state_dict()),
-            "generator": self.iterator_train__generator.get_state(),
-        }
-
-    def load_training_state(self, state: dict) -> None:
-        """Inverse of :meth:`training_state` on an initialised net."""
-        self.module_.load_state_dict(state["module"])
-        self.optimizer_.load_state_dict(state["optimizer"])
-        self.iterator_train__generator.set_state(state["generator"].cpu())
+        self.decay = value
+        self.solver.set_decay(getattr(self, "optimizer_", None), value)
 
     # -- loss and steps -------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False,  # noqa: N803
                  sample_weight=None):
-        if self.target_type == "multiclass":
-            losses = F.cross_entropy(y_pred, y_true, reduction="none")
-        else:
-            losses = F.binary_cross_entropy_with_logits(y_pred, y_true.view_as(y_pred),
-                                                        reduction="none").sum(dim=1)
+        losses = self.head.losses(y_pred, y_true)
         if sample_weight is None:
             loss = losses.mean()
         else:
             loss = (losses * sample_weight).sum() / sample_weight.sum()
-        if training and self.l2_penalty:
-            loss = loss + self.l2_penalty * sum(
-                p.pow(2).sum() for _, p in penalised_parameters(self.module_))
+        if training:
+            loss = loss + self.solver.loss_penalty(self.module_, self.decay)
         return loss
 
     def train_step_single(self, batch, **fit_params):
@@ -147,10 +104,10 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         skorch wraps every step in a closure with a step accumulator and notifies
         ``on_grad_computed`` with a generator over the parameters. Only L-BFGS calls the
         closure more than once, and none of this package's callbacks listens to
-        ``on_grad_computed``; on digits (batches of 64 x 64) skipping that machinery when
-        nothing needs it cuts about 7% of a fit (profiled with py-spy, issue 17).
+        ``on_grad_computed``; skipping that machinery when nothing needs it was measured
+        to save time on small batches (profiled with py-spy; benchmarks/results/RESULTS.md).
         """
-        if self.optimizer is torch.optim.LBFGS or self._listens_to_grads():
+        if self.solver.uses_closure() or self._listens_to_grads():
             return super().train_step(batch, **fit_params)
         # What zero_grad(set_to_none=True) does, without its profiler scope and checks:
         # 3 us instead of 50 per batch.
@@ -254,17 +211,4 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
 
     def _correct(self, y_pred, y):
         """1 per correctly predicted row (multilabel: every label right, as accuracy)."""
-        if self.target_type == "multiclass":
-            return (y_pred.argmax(1) == y).to(y_pred.dtype)
-        hits = (y_pred > 0).to(y.dtype) == y.view_as(y_pred)
-        return hits.all(dim=1).to(y_pred.dtype)
-
-
-def _to_cpu(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, dict):
-        return {k: _to_cpu(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_cpu(v) for v in value)
-    return value
+        return self.head.correct(y_pred, y)

@@ -1,7 +1,9 @@
 """Export a fitted pipeline (scaler + our classifier) to ONNX, for onnxruntime and friends.
 
-The graph is built node by node with :mod:`onnx.helper` from the torch module's layers (no
-torch exporter: torch's current one needs ``onnxscript``, the legacy one is deprecated).
+The graph is built node by node with :mod:`onnx.helper` (no torch exporter: torch's current
+one needs ``onnxscript``, the legacy one is deprecated). Each network exports itself
+(``to_onnx(graph, x)``, see :mod:`sknn_mnist.core.network`), usually through
+:func:`layers_to_onnx`; the classifier's output head adds the outputs.
 Layout of the exported graph:
 
 - input ``input``: float32, shape ``(batch, n_features)``, raw pixels as the pipeline takes
@@ -24,7 +26,7 @@ Requires the ``onnx`` extra: ``pip install "sknn_mnist[onnx]"``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,7 @@ def _require_onnx():
     return onnx
 
 
-class _Graph:
+class Graph:
     """Accumulates nodes and float32 constants; names values ``<prefix>_<n>``."""
 
     def __init__(self):
@@ -67,15 +69,16 @@ class _Graph:
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], prefix: str | None = None,
-           **attrs: Any) -> str:
-        out = self.name(prefix or op_type.lower())
+    def op(self, op_type: str, inputs: list[str], prefix: str | None = None, *,
+           output: str | None = None, **attrs: Any) -> str:
+        """Add a node; return its output's name (``output``, or a fresh one)."""
+        out = output or self.name(prefix or op_type.lower())
         self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
 
 # -- scalers -------------------------------------------------------------------------------
-def _scaler(graph: _Graph, step: Any, x: str) -> str:
+def _scaler(graph: Graph, step: Any, x: str) -> str:
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     from ..study.models import PixelScaler
@@ -107,14 +110,14 @@ def _weights(tensor: Any) -> np.ndarray:
     return tensor.detach().cpu().float().numpy()
 
 
-def _linear(graph: _Graph, layer: Any, x: str) -> str:
+def _linear(graph: Graph, layer: Any, x: str) -> str:
     inputs = [x, graph.const(_weights(layer.weight), "weight")]
     if layer.bias is not None:
         inputs.append(graph.const(_weights(layer.bias), "bias"))
     return graph.op("Gemm", inputs, "linear", transB=1)
 
 
-def _batch_norm(graph: _Graph, layer: Any, x: str) -> str:
+def _batch_norm(graph: Graph, layer: Any, x: str) -> str:
     if layer.running_mean is None:  # track_running_stats=False: batch statistics
         raise TypeError("cannot export BatchNorm without running statistics to ONNX")
     n = layer.num_features
@@ -127,7 +130,7 @@ def _batch_norm(graph: _Graph, layer: Any, x: str) -> str:
                     "batchnorm", epsilon=float(layer.eps))
 
 
-def _gelu(graph: _Graph, layer: Any, x: str) -> str:
+def _gelu(graph: Graph, layer: Any, x: str) -> str:
     if getattr(layer, "approximate", "none") != "none":
         raise TypeError("cannot export GELU(approximate='tanh') to ONNX")
     # 0.5 x (1 + erf(x / sqrt 2)): opset 17 has Erf but no Gelu operator.
@@ -136,7 +139,7 @@ def _gelu(graph: _Graph, layer: Any, x: str) -> str:
     return graph.op("Mul", [half_x, graph.op("Add", [erf, graph.const(1.0)])], "gelu")
 
 
-def _conv(graph: _Graph, layer: Any, x: str) -> str:
+def _conv(graph: Graph, layer: Any, x: str) -> str:
     if isinstance(layer.padding, str) or layer.padding_mode != "zeros":
         raise TypeError("cannot export Conv2d with string padding or non-zero padding modes")
     pad_h, pad_w = layer.padding
@@ -152,7 +155,7 @@ def _pair(value: Any) -> list[int]:
     return list(value) if isinstance(value, tuple | list) else [value, value]
 
 
-def _max_pool(graph: _Graph, layer: Any, x: str) -> str:
+def _max_pool(graph: Graph, layer: Any, x: str) -> str:
     if _pair(layer.dilation) != [1, 1] or layer.return_indices:
         raise TypeError("cannot export a dilated MaxPool2d or one returning indices")
     pad_h, pad_w = _pair(layer.padding)
@@ -162,10 +165,10 @@ def _max_pool(graph: _Graph, layer: Any, x: str) -> str:
                     ceil_mode=int(layer.ceil_mode))
 
 
-def _layer_converters() -> dict[type, Callable[[_Graph, Any, str], str]]:
+def _layer_converters() -> dict[type, Callable[[Graph, Any, str], str]]:
     from torch import nn
 
-    def simple(op_type: str, **attrs: Any) -> Callable[[_Graph, Any, str], str]:
+    def simple(op_type: str, **attrs: Any) -> Callable[[Graph, Any, str], str]:
         return lambda graph, layer, x: graph.op(op_type, [x], **attrs)
 
     return {
@@ -187,25 +190,24 @@ def _layer_converters() -> dict[type, Callable[[_Graph, Any, str], str]]:
     }
 
 
-def _network(graph: _Graph, module: Any, x: str) -> str:
-    """Add the torch module's layers; return the logits' name."""
-    if type(module).__name__ == "CNNModule":
-        from ..networks.cnn import module as _cnn_module
-
-        # What CNNModule.forward does before its layers (augmentation is off at inference).
-        x = graph.op("Reshape", [x, graph.const([-1, *module.image_shape], "shape",
-                                                 dtype=np.int64)], "images")
-        x = graph.op("Sub", [x, graph.const(_cnn_module.INPUT_MEAN)])
-        x = graph.op("Div", [x, graph.const(_cnn_module.INPUT_STD)], "normalised")
-    elif type(module).__name__ != "MLPModule":
-        raise TypeError(f"cannot export a {type(module).__name__} network to ONNX")
+def layers_to_onnx(graph: Graph, layers: Iterable[Any], x: str) -> str:
+    """Add a sequence of standard torch layers applied in order; return the output."""
     converters = _layer_converters()
-    for layer in module.layers:
+    for layer in layers:
         convert = converters.get(type(layer))
         if convert is None:
             raise TypeError(f"cannot export a {type(layer).__name__} layer to ONNX")
         x = convert(graph, layer, x)
     return x
+
+
+def _network(graph: Graph, module: Any, x: str) -> str:
+    """Add the torch module's nodes (the network exports itself); return the logits."""
+    export = getattr(module, "to_onnx", None)
+    if export is None:
+        raise TypeError(f"cannot export a {type(module).__name__} network to ONNX: it does "
+                        "not define to_onnx(graph, x) (see sknn_mnist.core.network)")
+    return export(graph, x)
 
 
 # -- outputs -------------------------------------------------------------------------------
@@ -223,32 +225,14 @@ def _classes_tensor(classes: np.ndarray) -> tuple[np.ndarray, int]:
     raise TypeError(f"cannot export class labels of dtype {values.dtype} to ONNX")
 
 
-def _outputs(graph: _Graph, clf: Any, logits: str) -> tuple[int, int]:
+def _outputs(graph: Graph, clf: Any, logits: str) -> tuple[int, int]:
     """Add ``probabilities`` and ``label``; return the label's ONNX type and n columns."""
     onnx = _require_onnx()
     classes, label_type = _classes_tensor(clf.classes_)
-    n_outputs = int(clf.n_outputs_)
-    multiclass = getattr(clf, "out_activation_", "softmax") == "softmax"
-    if multiclass:
-        graph.nodes.append(onnx.helper.make_node("Softmax", [logits], ["probabilities"],
-                                                 axis=1))
-        codes = graph.op("ArgMax", [logits], "code", axis=1, keepdims=0)
-        n_columns = n_outputs
-    elif n_outputs == 1:  # binary: one logit, as predict_proba stacks (1 - p, p)
-        positive = graph.op("Sigmoid", [logits], "positive")
-        negative = graph.op("Sub", [graph.const(1.0), positive], "negative")
-        graph.nodes.append(onnx.helper.make_node("Concat", [negative, positive],
-                                                 ["probabilities"], axis=1))
-        # predict's rule: class 1 where the logit is > 0.
-        above = graph.op("Greater", [logits, graph.const(0.0)])
-        codes = graph.op("Cast", [graph.op("Squeeze", [above, graph.const(
-            [1], "axis", dtype=np.int64)])], "code", to=onnx.TensorProto.INT64)
-        n_columns = 2
-    else:
-        raise TypeError("cannot export a multilabel classifier to ONNX")
+    codes, n_columns = clf._head.onnx_outputs(graph, logits, int(clf.n_outputs_))
     table = onnx.numpy_helper.from_array(classes, "classes")
     graph.initializers.append(table)
-    graph.nodes.append(onnx.helper.make_node("Gather", ["classes", codes], ["label"], axis=0))
+    graph.op("Gather", ["classes", codes], output="label", axis=0)
     return label_type, n_columns
 
 
@@ -290,9 +274,10 @@ def to_onnx(model: Any) -> Any:
     module = getattr(getattr(clf, "net_", None), "module_", None)
     if module is None:
         raise TypeError(
-            f"cannot export a {type(clf).__name__} to ONNX: the last step must be a fitted "
-            "MLPDigitClassifier or CNNDigitClassifier")
-    graph = _Graph()
+            f"cannot export a {type(clf).__name__} to ONNX: the last step must be one of "
+            "this package's fitted torch classifiers (MLPDigitClassifier, "
+            "CNNDigitClassifier, ...)")
+    graph = Graph()
     x = "input"
     for step in scalers:
         x = _scaler(graph, step, x)

@@ -67,19 +67,15 @@ FORMAT_VERSION = 2
 #: Name of the metadata member inside a skops archive.
 METADATA_MEMBER = "sknn_mnist.json"
 
-#: Classes rebuilt from a skops file without ``trusted=``: what :func:`save_model` writes for
-#: the package's pipelines. Our own classes are added by :func:`_package_types` (their
-#: module is read from the class, so a move inside the package needs no change here).
-#: ``Tree`` is not trusted by skops itself (a crafted node table crashes inference); we
-#: accept it because our random forests need it, and check every tree's tables on load.
+#: Classes rebuilt from a skops file without ``trusted=`` whatever model it holds: the
+#: pipeline and the scalers users put in front of a classifier. The classifiers and what
+#: they hold come from the registry of model kinds (:mod:`sknn_mnist.registry`), so a model
+#: that can be compared can be saved and loaded; ``Tree`` (the forest's) is not trusted by
+#: skops itself, and every tree's tables are checked on load.
 TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.MinMaxScaler",
     "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.svm._classes.SVC",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
 )
 
 #: Largest metadata member read: ours are a few kB.
@@ -400,29 +396,10 @@ def _sniff(path: Path) -> str:
 
 
 def _package_types() -> set[str]:
-    """Fully qualified names of this package's own classifier and scaler classes."""
-    from sklearn.base import BaseEstimator
+    """Fully qualified names of the types of every registered model kind."""
+    from ..registry import trusted_types
 
-    import sknn_mnist
-
-    from ..study import models
-
-    classes = []
-    for name in ("MLPDigitClassifier", "CNNDigitClassifier"):
-        try:
-            classes.append(getattr(sknn_mnist, name))
-        except (AttributeError, ImportError):  # a classifier this version does not have
-            continue
-    # Scalers are exported by sknn_mnist.models (some lazily, hence getattr).
-    for name in getattr(models, "__all__", ()):
-        obj = getattr(models, name, None)
-        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
-            classes.append(obj)
-    names = {f"{c.__module__}.{c.__qualname__}" for c in classes}
-    # Where these classes were defined in earlier versions: files saved then name them so.
-    names |= {"sknn_mnist.models.PixelScaler", "sknn_mnist._scaler.PixelScaler",
-              "sknn_mnist.estimator.MLPDigitClassifier", "sknn_mnist.cnn.CNNDigitClassifier"}
-    return names
+    return trusted_types()
 
 
 def _walk(node: Any, seen: set[int]) -> Iterable[Any]:

@@ -118,14 +118,22 @@ def active_session() -> DaskSession | None:
 
 
 def uses_torch_device(estimator: Any) -> bool:
-    """Whether ``estimator`` (or a step of a pipeline) trains a torch network on a ``device``.
+    """Whether ``estimator`` (or a step of a pipeline) trains a torch network on a GPU.
 
-    Those are the fits that belong on a GPU worker: the MLP and the CNN take a ``device``
-    parameter, the SVC and the random forest do not.
+    Those are the fits that belong on a GPU worker: the steps whose class the registry of
+    model kinds marks as torch classifiers (``ModelSpec.uses_device``), with a ``device``
+    of 'auto' or 'cuda...'.
     """
-    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
-    devices = [v for k, v in params.items() if k == "device" or k.endswith("__device")]
-    return any(isinstance(d, str) and (d == "auto" or d.startswith("cuda")) for d in devices)
+    from ..registry import qualified_name, torch_classifier_names
+
+    torch_classes = torch_classifier_names()
+    steps = [step for _, step in getattr(estimator, "steps", [])] or [estimator]
+    for step in steps:
+        if qualified_name(type(step)) in torch_classes:
+            device = getattr(step, "device", None)
+            if isinstance(device, str) and (device == "auto" or device.startswith("cuda")):
+                return True
+    return False
 
 
 def _probe_scheduler(address: str, timeout: float) -> dict[str, Any]:

@@ -23,11 +23,10 @@ class CNNDigitClassifier(TorchDigitClassifierBase):
 
     With the defaults, the network is conv 3x3/32, ReLU, 2x2 max-pool, conv 3x3/64, ReLU,
     2x2 max-pool, dropout 0.25, dense 128, ReLU, dropout 0.5, dense n_classes; Adam at
-    1e-3, batches of 64, 12 epochs with a cosine-decaying learning rate. On MNIST scaled to
-    [0, 1] (put :class:`~sknn_mnist.models.PixelScaler` or a ``MinMaxScaler`` in front) it
-    reaches 99.43% test accuracy (the course's network, 10 epochs at a constant rate:
-    98.68%), and 99.49% with ``augment=True, max_iter=20``; see
-    ``benchmarks/results/RESULTS.md``.
+    1e-3, batches of 64, 12 epochs with a cosine-decaying learning rate. Its MNIST test
+    accuracy (on pixels scaled to [0, 1]: put :class:`~sknn_mnist.models.PixelScaler` or a
+    ``MinMaxScaler`` in front), against the course's network and with ``augment=True``,
+    is recorded in ``benchmarks/results/RESULTS.md`` (``benchmarks/cnn.py``).
 
     Parameters
     ----------
@@ -113,9 +112,8 @@ device_, net_
                             "image_shape")
 
     #: Rows per forward pass at prediction and validation time. The MLP's 8192 would hold
-    #: 8192 x 32 x 28 x 28 floats (~820 MB) per activation of the first convolution on
-    #: MNIST; 1024 rows need ~100 MB and were as fast or faster on the CPU (measured on
-    #: 4,096 rows, under load: 12.6-15.1 s against 16.0-16.5 s for one 4096-row pass).
+    #: 8192 x 32 x 28 x 28 floats per activation of the first convolution on MNIST; 1024
+    #: rows need an eighth of that and were as fast or faster on the CPU (README, "The CNN").
     _inference_batch_size = 1024
 
     def __init__(
@@ -231,10 +229,6 @@ device_, net_
         # Keep torch's default initialisation, drawn (seeded) when the module was built:
         # the course's network used it, and the defaults were measured with it.
         pass
-
-    def _make_net(self, *args, **kwargs):
-        net = super()._make_net(*args, **kwargs)
-        return net.set_params(iterator_valid__batch_size=self._inference_batch_size)
 
     def _set_network_attributes(self, module: torch.nn.Module) -> None:
         self.image_shape_ = module.image_shape

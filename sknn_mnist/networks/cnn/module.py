@@ -6,9 +6,12 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from ...core.network import DigitNetwork
+from ...core.threads import forward_flops
 from .augment import RandomAffine
 
 #: The course's input normalisation, ``(x - 0.5) / 0.5``: pixels scaled to [0, 1] (e.g. by
@@ -66,7 +69,7 @@ def _pool_kernel(height: int, width: int) -> tuple[int, int]:
     return (2 if height > 1 else 1, 2 if width > 1 else 1)
 
 
-class CNNModule(nn.Module):
+class CNNModule(DigitNetwork):
     """Flat pixel rows -> images -> conv blocks -> dense -> logits.
 
     ``[RandomAffine] -> normalise -> (Conv2d -> [BatchNorm2d] -> ReLU -> MaxPool2d) per
@@ -164,4 +167,21 @@ class CNNModule(nn.Module):
     def weight_layers(self) -> list[nn.Module]:
         """The convolution and dense layers in order, input to output."""
         return [m for m in self.layers if isinstance(m, nn.Conv2d | nn.Linear)]
+
+    def step_flops(self, sample: torch.Tensor, rows: int, *, training: bool) -> float:
+        """Counted from one forward pass of a row (in a forked RNG: random layers leave
+        the caller's random state alone)."""
+        with torch.random.fork_rng(devices=[]):
+            per_row = forward_flops(self, sample[:1])
+        return per_row * rows * (3.0 if training else 1.0)
+
+    def to_onnx(self, graph, x: str) -> str:
+        """What :meth:`forward` does (augmentation is off at inference), then the layers."""
+        from ...io.onnx import layers_to_onnx
+
+        shape = graph.const([-1, *self.image_shape], "shape", dtype=np.int64)
+        x = graph.op("Reshape", [x, shape], "images")
+        x = graph.op("Sub", [x, graph.const(INPUT_MEAN)])
+        x = graph.op("Div", [x, graph.const(INPUT_STD)], "normalised")
+        return layers_to_onnx(graph, self.layers, x)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import torch
 from torch import nn
+
+from ...core.network import DigitNetwork
 
 #: Activation names accepted by ``MLPDigitClassifier(activation=...)``. The first four are
 #: scikit-learn's ``MLPClassifier`` names; 'sigmoid' is an alias of 'logistic'.
@@ -21,7 +24,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-class MLPModule(nn.Module):
+class MLPModule(DigitNetwork):
     """A feed-forward network ``n_features -> hidden... -> n_outputs`` returning logits.
 
     Each hidden block is ``Linear -> [BatchNorm1d] -> activation -> [Dropout]``. The output
@@ -73,3 +76,15 @@ class MLPModule(nn.Module):
     def linear_layers(self) -> list[nn.Linear]:
         """The ``Linear`` layers in order, input to output."""
         return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    def step_flops(self, sample: torch.Tensor, rows: int, *, training: bool) -> float:
+        """``2 * rows * sum(n_in * n_out)`` for a forward pass (the matrix products;
+        activations and biases are negligible next to them), three times that to train."""
+        forward = sum(2.0 * m.in_features * m.out_features for m in self.linear_layers())
+        return forward * rows * (3.0 if training else 1.0)
+
+    def to_onnx(self, graph, x: str) -> str:
+        """The layers in order: ``Gemm``, ``BatchNormalization``, activations."""
+        from ...io.onnx import layers_to_onnx
+
+        return layers_to_onnx(graph, self.layers, x)
