@@ -420,6 +420,29 @@ def test_keyboard_interrupt_mid_epoch(digits_small, make_clf):
     assert np.isfinite(clf.predict_proba(X)).all()
 
 
+@pytest.mark.parametrize("partial", [False, True])
+def test_keyboard_interrupt_in_the_first_epoch_leaves_the_model_as_it_was(
+        digits_small, make_clf, partial):
+    """No complete epoch: nothing is committed, the previous model stays exactly as it was
+    (weights, curves, counters), and Ctrl-C is re-raised without the keep-warning."""
+    X, y = digits_small
+    clf = make_clf(max_iter=3).fit(X, y)
+    before = {k: v for k, v in vars(clf).items() if k != "trainer_"}
+    weights = {k: v.clone() for k, v in clf.net_.module_.state_dict().items()}
+    history = len(clf.net_.history)
+    proba = clf.predict_proba(X)
+    with mock.patch.object(TensorBatchIterator, "__iter__", _interrupt_on_call(1)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no "model keeps its weights" warning
+            with pytest.raises(KeyboardInterrupt):
+                clf.partial_fit(X, y) if partial else clf.fit(X, y)
+    assert clf.n_iter_ == before["n_iter_"] and clf.loss_curve_ == before["loss_curve_"]
+    assert clf.t_ == before["t_"] and len(clf.net_.history) == history
+    for k, v in clf.net_.module_.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
 # -- verbose --------------------------------------------------------------------------------
 
 
