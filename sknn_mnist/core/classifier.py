@@ -523,6 +523,12 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             return
         device = resolve_device_for_loading(self.device)
         checkpoint = Checkpoint.from_state(saved, device)
+        # The parameters say how large the network is; the stored weights say how large it
+        # was. Compare them on torch's "meta" device (no memory) before building it, so that
+        # edited parameters cannot make loading allocate more than the file holds.
+        with torch.device("meta"):
+            shapes = self._build_module(self.n_features_in_, self.n_outputs_)
+        checkpoint.check_module(shapes)
         module = self._build_module(self.n_features_in_, self.n_outputs_).to(
             getattr(torch, self.dtype))
         self.trainer_ = Trainer.from_checkpoint(self, module, device, self._head, checkpoint)
