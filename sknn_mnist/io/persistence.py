@@ -15,8 +15,13 @@ Two formats, told apart by the file's *content*, never by its name:
   the caller passes ``allow_pickle=True`` (CLI: ``--trust-pickle``).
 
 Damaged files (empty, truncated, random bytes, broken archives) raise
-:class:`CorruptModelFileError`, whose message says "corrupt or truncated". All these errors
-derive from :class:`ModelFileError` (a :class:`ValueError`).
+:class:`CorruptModelFileError`, whose message says "corrupt or truncated" and names the
+file; so do hostile ones: members beyond the size bounds of :mod:`sknn_mnist.io.archive`
+(decompression bombs, arrays larger than their data, JSON nested too deep) and fitted states
+that native code would index out of bounds (:mod:`sknn_mnist.io.validate`: forged tree
+tables, SVC coefficients). A path that is not a regular file, or cannot be opened, raises
+:class:`UnreadableModelFileError`. All these errors derive from :class:`ModelFileError` (a
+:class:`ValueError`).
 
 Files are written atomically (a temporary file beside the destination, then
 :func:`os.replace`), with the permissions the user's umask gives a new file, and an existing
@@ -27,18 +32,31 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 import re
+import stat
+import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import joblib
 
 from .._version import __version__
+from .archive import (
+    DEFAULT_LIMITS,
+    ArchiveError,
+    ArchiveLimits,
+    check_archive,
+    check_directory,
+    check_json,
+)
 from .files import PathLike, atomic_path, final_estimator, write_bytes_atomic
 
 __all__ = [
@@ -51,6 +69,7 @@ __all__ = [
     "ModelVersionWarning",
     "NotASknnMnistModelError",
     "PickleNotAllowedError",
+    "UnreadableModelFileError",
     "UntrustedTypesError",
     "detect_format",
     "library_versions",
@@ -101,6 +120,10 @@ class NotASknnMnistModelError(ModelFileError):
 
 class CorruptModelFileError(NotASknnMnistModelError):
     """The file is empty, truncated or damaged."""
+
+
+class UnreadableModelFileError(ModelFileError):
+    """The path is not a regular file (a FIFO, a device, a socket) or cannot be opened."""
 
 
 class PickleNotAllowedError(ModelFileError):
@@ -273,17 +296,41 @@ def save_model(
 
 
 # -- reading -------------------------------------------------------------------------------
-def detect_format(path: PathLike) -> str:
-    """Tell a model file's format from its first bytes, without parsing or loading it.
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file, without blocking on a FIFO.
 
-    Returns
-    -------
-    {'skops', 'pickle', 'empty', 'unknown'}
-        ``'skops'`` for any zip archive (checked further on load), ``'pickle'`` for a
-        pickle or a joblib-compressed stream.
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    IsADirectoryError
+        A folder.
+    UnreadableModelFileError
+        Not a regular file (a FIFO, a device, a socket), or it cannot be opened (no
+        permission, a symbolic-link loop, a name too long).
     """
-    with open(path, "rb") as f:
-        head = f.read(8)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(f"model file not found: {path}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path} is a folder, not a model file") from None
+    except OSError as exc:
+        raise UnreadableModelFileError(
+            f"cannot open model file {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{path} is a folder, not a model file")
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+            or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special")
+    raise UnreadableModelFileError(f"{path} is {kind}, not a regular model file")
+
+
+def _format_of(head: bytes) -> str:
     if not head:
         return "empty"
     if head.startswith(_ZIP_MAGIC):
@@ -293,9 +340,37 @@ def detect_format(path: PathLike) -> str:
     return "unknown"
 
 
+def detect_format(path: PathLike) -> str:
+    """Tell a model file's format from its first bytes, without parsing or loading it.
+
+    Returns
+    -------
+    {'skops', 'pickle', 'empty', 'unknown'}
+        ``'skops'`` for any zip archive (checked further on load), ``'pickle'`` for a
+        pickle or a joblib-compressed stream.
+    """
+    with _open_regular(Path(path)) as f:
+        return _format_of(f.read(8))
+
+
 def _corrupt(path: Path, what: str, exc: BaseException | None = None) -> CorruptModelFileError:
     cause = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
     return CorruptModelFileError(f"{path} is corrupt or truncated: {what}{cause}")
+
+
+def _check_metadata(path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The entries the loader itself reads must have their types: nothing else is used."""
+    versions = metadata.get("versions")
+    if versions is not None and not (isinstance(versions, dict) and all(
+            isinstance(v, str) for v in versions.values())):
+        raise _corrupt(path, f"its metadata is invalid: 'versions' is {_short(versions)}, "
+                       "not a mapping of names to version strings")
+    return metadata
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_header(path: Path, header: Any) -> dict[str, Any]:
@@ -304,23 +379,43 @@ def _check_header(path: Path, header: Any) -> dict[str, Any]:
             f"{path} is not a sknn_mnist model file (no sknn_mnist format marker)")
     version = header.get("format_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _corrupt(path, f"invalid format version {version!r}")
+        raise _corrupt(path, f"invalid format version {_short(version)}")
     if version > FORMAT_VERSION:
         raise NotASknnMnistModelError(
             f"{path} uses sknn_mnist model file format {version}, newer than the "
             f"{FORMAT_VERSION} this sknn_mnist {__version__} reads; upgrade sknn_mnist")
     metadata = header.get("metadata")
-    return dict(metadata) if isinstance(metadata, dict) else {}
+    return _check_metadata(path, dict(metadata) if isinstance(metadata, dict) else {})
 
 
-def _open_zip(file: Any, path: Path) -> zipfile.ZipFile:
+def _open_zip(file: BinaryIO, path: Path, limits: ArchiveLimits) -> zipfile.ZipFile:
     try:
+        check_directory(file, limits)
         return zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except ArchiveError as exc:
+        raise _corrupt(path, str(exc)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error) as exc:
         raise _corrupt(path, "the zip archive cannot be read", exc) from exc
 
 
-def _read_header(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
+def _read_json(path: Path, archive: zipfile.ZipFile, name: str, limits: ArchiveLimits,
+               max_bytes: int) -> Any:
+    """Parse member ``name`` after checking its size and nesting (no recursion blow-up)."""
+    size = archive.getinfo(name).file_size
+    if size > max_bytes:  # a decompression bomb: never inflate it
+        raise _corrupt(path, f"{name} claims {size} bytes, more than the {max_bytes} allowed")
+    try:
+        data = archive.read(name)
+        check_json(data, name, limits)
+        return json.loads(data)
+    except ArchiveError as exc:
+        raise _corrupt(path, str(exc)) from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, UnicodeDecodeError,
+            RecursionError, RuntimeError, NotImplementedError) as exc:
+        raise _corrupt(path, f"unreadable {name}", exc) from exc
+
+
+def _read_header(path: Path, archive: zipfile.ZipFile, limits: ArchiveLimits) -> Any:
     names = set(archive.namelist())
     if "schema.json" not in names:
         raise NotASknnMnistModelError(
@@ -329,14 +424,8 @@ def _read_header(path: Path, archive: zipfile.ZipFile) -> dict[str, Any]:
         raise NotASknnMnistModelError(
             f"{path} is a skops file but was not written by sknn_mnist.save_model (no "
             f"{METADATA_MEMBER}); load it with skops.io.load if you trust it")
-    size = archive.getinfo(METADATA_MEMBER).file_size
-    if size > _MAX_METADATA_BYTES:  # a decompression bomb: never inflate it
-        raise _corrupt(path, f"{METADATA_MEMBER} claims {size} bytes")
-    try:
-        header = json.loads(archive.read(METADATA_MEMBER))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, f"unreadable {METADATA_MEMBER}", exc) from exc
-    return header
+    return _read_json(path, archive, METADATA_MEMBER, limits,
+                      min(_MAX_METADATA_BYTES, limits.max_json_bytes))
 
 
 def read_metadata(path: PathLike) -> dict[str, Any]:
@@ -356,36 +445,40 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        A folder.
+    UnreadableModelFileError
+        Not a regular file, or it cannot be opened.
     PickleNotAllowedError
         A pickle-based (joblib) file: its metadata cannot be read without unpickling it;
         use ``load_model(path, allow_pickle=True, return_metadata=True)`` if you trust it.
     NotASknnMnistModelError, CorruptModelFileError
         Not one of our skops files, or a damaged one.
     """
-    path = _existing(path)
-    fmt = _sniff(path)
-    if fmt == "pickle":
-        raise PickleNotAllowedError(
-            f"{path} is a pickle-based (joblib) file: its metadata cannot be read without "
-            "unpickling it, which can run code. If you trust it, use "
-            "load_model(path, allow_pickle=True, return_metadata=True) (CLI: --trust-pickle)")
-    with _open_zip(path, path) as archive:
-        header = _read_header(path, archive)
+    path = Path(path)
+    with _open_regular(path) as f:
+        fmt = _sniff(path, f)
+        if fmt == "pickle":
+            raise PickleNotAllowedError(
+                f"{path} is a pickle-based (joblib) file: its metadata cannot be read "
+                "without unpickling it, which can run code. If you trust it, use "
+                "load_model(path, allow_pickle=True, return_metadata=True) "
+                "(CLI: --trust-pickle)")
+        with _open_zip(f, path, DEFAULT_LIMITS) as archive:
+            header = _read_header(path, archive, DEFAULT_LIMITS)
     metadata = _check_header(path, header)
     metadata.setdefault("format", "skops")
     metadata["format_version"] = header.get("format_version", 1)
     return metadata
 
 
-def _existing(path: PathLike) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    return path
-
-
-def _sniff(path: Path) -> str:
-    fmt = detect_format(path)
+def _sniff(path: Path, file: BinaryIO) -> str:
+    try:
+        fmt = _format_of(file.read(8))
+    except OSError as exc:
+        raise UnreadableModelFileError(
+            f"cannot read model file {path}: {exc.strerror or exc}") from None
+    file.seek(0)
     if fmt == "empty":
         raise _corrupt(path, "the file is empty")
     if fmt == "unknown":
@@ -404,39 +497,48 @@ def _package_types() -> set[str]:
 
 def _walk(node: Any, seen: set[int]) -> Iterable[Any]:
     """Every node of a skops tree (the same children skops audits), each once."""
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    yield node
-    for child in getattr(node, "children", {}).values():
-        items = child if isinstance(child, list) else (
-            child.values() if isinstance(child, dict) else [child])
-        for item in items:
-            if hasattr(item, "children"):
-                yield from _walk(item, seen)
+    stack = [node]
+    while stack:  # iterative: a deep tree cannot exhaust the interpreter's stack
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        for child in getattr(node, "children", {}).values():
+            items = child if isinstance(child, list) else (
+                child.values() if isinstance(child, dict) else [child])
+            stack.extend(item for item in items if hasattr(item, "children"))
 
 
-def _audit(path: Path, archive: zipfile.ZipFile, trusted: Sequence[str]) -> None:
-    """Refuse types that are neither ours nor trusted by the caller, before building any."""
-    # skops' public API reports only the types it does not trust itself; the node tree
-    # (built without importing or constructing anything) tells every object type.
+def _schema_tree(path: Path, archive: zipfile.ZipFile, limits: ArchiveLimits) -> Any:
+    """The skops node tree of the archive: nothing is imported or built yet."""
     from skops.io._audit import get_tree
-    from skops.io._general import ObjectNode
-    from skops.io._sklearn import ReduceNode
     from skops.io._utils import read_schema
 
+    schema = _read_json(path, archive, "schema.json", limits, limits.max_json_bytes)
+    if not isinstance(schema, dict):
+        raise _corrupt(path, f"its schema.json holds a {type(schema).__name__}, not an "
+                       "object")
     try:
         schema, context = read_schema(archive)
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError,
-            KeyError) as exc:
-        raise _corrupt(path, "the skops archive is damaged", exc) from exc
     except (TypeError, ValueError) as exc:  # a protocol newer than this skops
         raise NotASknnMnistModelError(f"{path} cannot be read by skops "
                                       f"{_skops_version()}: {exc}") from exc
+    except Exception as exc:  # the schema was checked: the archive changed under us
+        raise _corrupt(path, "the skops archive is damaged", exc) from exc
     try:
-        tree = get_tree(schema, context, trusted=None)
+        return get_tree(schema, context, trusted=None)
     except Exception as exc:  # nothing was built or imported: any failure is a bad schema
         raise _corrupt(path, "the skops schema is invalid", exc) from exc
+
+
+def _audit(path: Path, tree: Any, trusted: Sequence[str]) -> None:
+    """Refuse types that are neither ours nor trusted by the caller, before building any."""
+    # skops' public API reports only the types it does not trust itself; the node tree
+    # (built without importing or constructing anything) tells every object type.
+    from skops.io._general import ObjectNode
+    from skops.io._sklearn import ReduceNode
+
     unexpected = set(tree.get_unsafe_set())
     # skops trusts every scikit-learn estimator by default; we trust only those our
     # pipelines use, so objects are checked against our list too.
@@ -458,61 +560,43 @@ def _skops_version() -> str:
     return skops.__version__
 
 
-def _check_trees(path: Path, model: Any) -> None:
-    """Bounds-check decision-tree tables: scikit-learn indexes them without checks."""
-    import numpy as np
-    from sklearn.tree._tree import Tree
+def _load_skops(path: Path, file: BinaryIO, trusted: Sequence[str],
+                limits: ArchiveLimits) -> tuple[Any, dict[str, Any]]:
+    from skops.io._audit import audit_tree
 
-    stack, seen = [model], set()
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, Tree):
-            n = obj.node_count
-            left, right, feature = obj.children_left, obj.children_right, obj.feature
-            leaf = left == -1
-            ok = (n >= 1 and len(left) == n and obj.value.shape[0] == n
-                  and np.all((leaf & (right == -1)) | (~leaf & (left > 0) & (left < n)
-                                                       & (right > 0) & (right < n)))
-                  and np.all(leaf | ((feature >= 0) & (feature < obj.n_features))))
-            if not ok:
-                raise _corrupt(path, "a decision tree's node table is inconsistent")
-            continue
-        if isinstance(obj, list | tuple):
-            stack.extend(obj)
-        elif isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("sklearn."):
-            stack.extend(vars(obj).values())
-
-
-def _load_skops(path: Path, trusted: Sequence[str]) -> tuple[Any, dict[str, Any]]:
-    import skops.io as sio
-
-    # One open file for the audit and the load: what is loaded is what was audited.
-    with open(path, "rb") as f:
-        with _open_zip(f, path) as archive:
-            header = _read_header(path, archive)
-            metadata = _check_header(path, header)
-            allowed = sorted(set(TRUSTED_TYPES) | _package_types() | set(trusted))
-            _audit(path, archive, allowed)
-        f.seek(0)
+    # One open archive for the checks, the audit and the build: what is built is what was
+    # checked, and every member is inflated by the checks before skops reads it.
+    with _open_zip(file, path, limits) as archive:
+        header = _read_header(path, archive, limits)
+        metadata = _check_header(path, header)
         try:
-            # skops audits again, with the same list, before it builds anything.
-            model = sio.load(f, trusted=allowed)
-        except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
+            check_archive(archive, limits)
+        except ArchiveError as exc:
+            raise _corrupt(path, str(exc)) from None
+        allowed = sorted(set(TRUSTED_TYPES) | _package_types() | set(trusted))
+        tree = _schema_tree(path, archive, limits)
+        _audit(path, tree, allowed)
+        try:
+            audit_tree(tree, trusted=allowed)  # skops' own audit, with the same list
+            model = tree.construct()
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as exc:
             raise _corrupt(path, "a member of the skops archive cannot be read", exc) from exc
         except Exception as exc:  # only audited types were built: the content is bad
             raise _corrupt(path, "the model cannot be rebuilt from it", exc) from exc
-    _check_trees(path, model)
+    from .validate import InconsistentModelError, check_model
+
+    try:
+        check_model(model)
+    except InconsistentModelError as exc:
+        raise _corrupt(path, str(exc)) from None
+    except Exception as exc:  # a crafted attribute of an unexpected type
+        raise _corrupt(path, "its fitted state is invalid", exc) from exc
     return model, metadata
 
 
-def _load_pickle(path: Path) -> tuple[Any, dict[str, Any]]:
+def _load_pickle(path: Path, file: BinaryIO) -> tuple[Any, dict[str, Any]]:
     try:
-        payload = joblib.load(path)
+        payload = joblib.load(file)
     except (ImportError, AttributeError) as exc:  # a class this environment does not have
         raise NotASknnMnistModelError(
             f"{path} cannot be loaded here: {type(exc).__name__}: {exc}") from exc
@@ -552,8 +636,15 @@ def load_model(
     trusted: Sequence[str | type] | None = None,
     allow_pickle: bool = False,
     return_metadata: bool = False,
+    max_bytes: int | None = None,
 ) -> Any:
     """Load a model saved by :func:`save_model`, running no code from the file by default.
+
+    A skops file is checked before it is built (see the README, "Security and
+    reliability"): every member is inflated once, in chunks, within ``max_bytes``; array
+    headers must describe the data they hold; JSON is bounded in size and depth; only
+    trusted types are built; and the fitted state of the scikit-learn and torch estimators
+    is checked against the shapes native code will index (:mod:`sknn_mnist.io.validate`).
 
     Parameters
     ----------
@@ -567,6 +658,10 @@ def load_model(
         pass True only for files you trust.
     return_metadata : bool, default=False
         Also return the metadata dict.
+    max_bytes : int, optional
+        Most bytes the members of a skops file may inflate to, all together (default
+        :attr:`ArchiveLimits.max_bytes <sknn_mnist.io.archive.ArchiveLimits>`, 2 GiB).
+        Loading needs at most about twice this much memory.
 
     Returns
     -------
@@ -576,12 +671,16 @@ def load_model(
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        A folder.
+    UnreadableModelFileError
+        Not a regular file (a FIFO, a device), or it cannot be opened.
     PickleNotAllowedError
         A pickle-based file and ``allow_pickle`` is False.
     UntrustedTypesError
         A skops file with types outside the trusted ones; ``.types`` lists them.
     CorruptModelFileError
-        An empty, truncated or damaged file.
+        An empty, truncated, damaged or inconsistent file, or one beyond the bounds.
     NotASknnMnistModelError
         Not a sknn_mnist model file, or a format version newer than this package reads.
 
@@ -592,17 +691,20 @@ def load_model(
     """
     from skops.io._utils import get_type_paths
 
-    path = _existing(path)
-    fmt = _sniff(path)
-    if fmt == "pickle":
-        if not allow_pickle:
-            raise PickleNotAllowedError(
-                f"{path} is a pickle-based (joblib) file, and unpickling can run any code it "
-                "carries; sknn_mnist loads it only if you trust it: pass allow_pickle=True "
-                "(CLI: --trust-pickle). Better, share models as .skops files, which load "
-                "without pickle.")
-        model, metadata = _load_pickle(path)
-    else:
-        model, metadata = _load_skops(path, get_type_paths(trusted))
+    limits = DEFAULT_LIMITS if max_bytes is None else replace(DEFAULT_LIMITS,
+                                                               max_bytes=int(max_bytes))
+    path = Path(path)
+    with _open_regular(path) as f:
+        fmt = _sniff(path, f)
+        if fmt == "pickle":
+            if not allow_pickle:
+                raise PickleNotAllowedError(
+                    f"{path} is a pickle-based (joblib) file, and unpickling can run any "
+                    "code it carries; sknn_mnist loads it only if you trust it: pass "
+                    "allow_pickle=True (CLI: --trust-pickle). Better, share models as "
+                    ".skops files, which load without pickle.")
+            model, metadata = _load_pickle(path, f)
+        else:
+            model, metadata = _load_skops(path, f, get_type_paths(trusted), limits)
     _check_versions(path, metadata.get("versions") or {})
     return (model, metadata) if return_metadata else model
