@@ -381,6 +381,30 @@ def test_cli_modules_have_no_import_cycle_and_import_alone():
         assert proc.returncode == 0, (module, proc.stderr)
 
 
+def test_ctrl_c_cancels_the_token_and_silences_the_warnings_of_a_stopping_run():
+    import os
+    import warnings
+
+    from sknn_mnist.cli.common import cancel_on_ctrl_c
+    from sknn_mnist.study.context import CancellationToken
+
+    token = CancellationToken()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with cancel_on_ctrl_c(token):
+            warnings.warn("before Ctrl-C", UserWarning, stacklevel=1)
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises here
+            assert token.cancelled
+            # (What a training loop says when it stops: no advice to resume applies.)
+            warnings.warn("Training was interrupted; call partial_fit", UserWarning,
+                          stacklevel=1)
+        warnings.warn("after the command", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["before Ctrl-C", "after the command"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def _interrupt_after(args, marker, tmp_path):
     """Start the CLI, send Ctrl-C (SIGINT) once stderr shows ``marker``; return the result."""
     proc = subprocess.Popen([sys.executable, "-m", "sknn_mnist", *args], cwd=tmp_path,
