@@ -59,7 +59,9 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
     if not path.is_file():
         raise FileNotFoundError(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Our own file handle: np.load leaves the one it opens unclosed when the zip is
+        # truncated (numpy's NpzFile fails before it owns it), a ResourceWarning later.
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             if set(npz.files) != _KEYS:
                 raise CacheCorruptError(f"{path}: holds arrays {sorted(npz.files)}, expected "
                                         f"{sorted(_KEYS)}")
