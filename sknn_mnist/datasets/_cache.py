@@ -2,7 +2,9 @@
 
 It holds ``data`` (uint8, training rows first), ``target`` (uint8) and ``meta`` (JSON: format,
 counts, origin, sha256 of the arrays); no pickles. Uncompressed: a load is one read and one
-sha256 (~0.1 s for MNIST), checked every time against the stored and the pinned checksum.
+sha256, checked every time against the stored and the pinned checksum (measured:
+``benchmarks/results/RESULTS.md``, section "Data loading through openml", row "cached
+load_mnist").
 A write goes to a temporary file renamed over the target (:func:`os.replace`, atomic).
 """
 
