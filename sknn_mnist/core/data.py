@@ -34,7 +34,7 @@ class TensorSet(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        X: torch.Tensor,  # noqa: N803 - scikit-learn's name for the data
+        X: torch.Tensor,  # scikit-learn's name for the data
         y: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
         rows: torch.Tensor | None = None,

@@ -195,7 +195,7 @@ def fetch_openml_arrays(
         try:
             X, y, _, _ = ds.get_data(target=ds.default_target_attribute or "class")
             X, y = _to_arrays(X, y, spec, where)
-        except Exception as exc:  # noqa: BLE001 - openml wraps a bad Parquet file in Exception
+        except Exception as exc:  # openml wraps a bad Parquet file in a bare Exception
             data_file = ds.parquet_file or ds.data_file
             if data_file:  # keep openml from serving the same bad file again
                 shutil.rmtree(Path(data_file).parent, ignore_errors=True)
