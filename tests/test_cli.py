@@ -41,6 +41,7 @@ def test_digits():
     return load_dataset("digits", subset="test", return_X_y=True)
 
 
+@pytest.mark.subprocess
 def test_compare_in_a_subprocess(tmp_path):
     out = tmp_path / "cmp"
     proc = run_cli("compare", "--dataset", "digits", "--quick", "--cv", "2", "--max-train",
@@ -78,6 +79,7 @@ def test_compare_no_learning_curve_skips_the_extra_fit(tmp_path, monkeypatch):
     assert (tmp_path / "without" / "mlp-learning-curve.png").exists()
 
 
+@pytest.mark.subprocess
 def test_train_evaluate_predict_round_trip(tmp_path, test_digits):
     X, y = test_digits
     model = tmp_path / "rf.skops"
@@ -420,6 +422,7 @@ def _interrupt_after(args, marker, tmp_path):
     return proc.returncode, "".join(seen) + err, out, time.perf_counter() - start
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_during_train_saves_nothing_and_exits_130(tmp_path):
     model = tmp_path / "half.skops"
     rc, err, out, _ = _interrupt_after(
@@ -431,6 +434,7 @@ def test_ctrl_c_during_train_saves_nothing_and_exits_130(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no model, no temporary file
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     out_dir = tmp_path / "gs"
     rc, err, out, seconds = _interrupt_after(
@@ -446,6 +450,7 @@ def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     assert not out_dir.exists() and out == ""
 
 
+@pytest.mark.subprocess
 def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     proc = run_cli("evaluate", str(tmp_path / "missing.joblib"), "--dataset", "digits")
     assert proc.returncode == 2

@@ -318,7 +318,7 @@ def comparison_report(
         f"cross-validated on the same {result.selection_rows} training rows with the same "
         "folds; the test set is used once, for the test accuracy, never to choose",
         _versions_note(),
-        f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",  # noqa: UP017
+        f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     ]
     images: dict[str, Path] = {}
     if plots and out_dir is not None:
