@@ -15,24 +15,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sknn_mnist.persistence import ModelVersionWarning, load_model, save_model
 
-# Two warnings raised in core/classifier.py count one frame per call but miss the wrapper
-# that scikit-learn's @_fit_context puts around fit and partial_fit: the ConvergenceWarning
-# (stacklevel=4: it points at fit() itself; it needs 6) and the interrupted-training
-# UserWarning (stacklevel=4: it points at sklearn/base.py; it needs 5). Reported to the owner
-# of that file; strict, so that the fix shows up here as an XPASS to remove these marks.
-CONVERGENCE_STACKLEVEL_BUG = pytest.mark.xfail(
-    strict=True, reason="ConvergenceWarning stacklevel=4 in core/classifier.py points at "
-                        "fit(), not at its caller")
-INTERRUPT_STACKLEVEL_BUG = pytest.mark.xfail(
-    strict=True, reason="the interrupted-training warning's stacklevel=4 in "
-                        "core/classifier.py points at scikit-learn's _fit_context wrapper")
-
-
 def _filenames(record, category: type[Warning]) -> list[str]:
     return [w.filename for w in record if issubclass(w.category, category)]
 
 
-@CONVERGENCE_STACKLEVEL_BUG
 @pytest.mark.parametrize("params", [dict(learning_rate="constant"), dict(solver="lbfgs")],
                          ids=["adam", "lbfgs"])
 def test_convergence_warning_points_at_the_fit_call(make_clf, digits_small, params):
@@ -43,8 +29,9 @@ def test_convergence_warning_points_at_the_fit_call(make_clf, digits_small, para
 
 
 @pytest.fixture
-def interrupt_third_batch(monkeypatch):
-    """Ctrl-C during the third training batch of the next fit."""
+def interrupt_in_the_second_epoch(monkeypatch):
+    """Ctrl-C during the second batch of the second epoch of the next fit (600 rows in
+    batches of 64: 10 batches an epoch), after one complete epoch."""
     from sknn_mnist.core.net import SlicingNeuralNetClassifier
 
     train_step_single = SlicingNeuralNetClassifier.train_step_single
@@ -52,7 +39,7 @@ def interrupt_third_batch(monkeypatch):
 
     def interrupted(self, batch, **kwargs):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 12:
             raise KeyboardInterrupt
         return train_step_single(self, batch, **kwargs)
 
@@ -60,19 +47,15 @@ def interrupt_third_batch(monkeypatch):
     return calls
 
 
-@INTERRUPT_STACKLEVEL_BUG
-@pytest.mark.parametrize("method", ["fit", "partial_fit"])
-def test_interrupted_training_warning_points_at_the_call(make_clf, digits_small, method,
-                                                         interrupt_third_batch):
+def test_interrupted_training_warning_points_at_the_call(make_clf, digits_small,
+                                                         interrupt_in_the_second_epoch):
     X, y = digits_small
-    clf = make_clf(max_iter=2, batch_size=64)
-    kwargs = {"classes": sorted(set(y))} if method == "partial_fit" else {}
-    if method == "partial_fit":  # two batches' worth of a first call, then Ctrl-C
-        clf.partial_fit(X[:128], y[:128], **kwargs)
+    clf = make_clf(max_iter=3, batch_size=64)
     with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning,
                                                         match="interrupted") as record:
-        getattr(clf, method)(X, y, **kwargs)
+        clf.fit(X, y)
     assert _filenames(record, UserWarning) == [__file__]
+    assert clf.n_iter_ == 1  # the complete epoch was kept
 
 
 def test_model_version_warning_points_at_load_model(make_clf, digits_small, tmp_path,
