@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sknn_mnist.persistence import ModelVersionWarning, load_model, save_model
 
+
 def _filenames(record, category: type[Warning]) -> list[str]:
     return [w.filename for w in record if issubclass(w.category, category)]
 
