@@ -202,3 +202,51 @@ def add_zero_member(archive: Path | io.BytesIO, name: str, n_bytes: int, *,
                     member.write(chunk)
     finally:
         zipfile._get_compressor = original
+
+
+# -- hostile servers on 127.0.0.1 --------------------------------------------------------------
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers every connection with ``reply(conn)``.
+
+    Started and stopped by ``with``; one thread, connections served one at a time, each
+    bounded by ``per_connection`` seconds, and at most ``max_connections`` of them.
+    """
+
+    def __init__(self, reply: Callable[[Any], None], *, per_connection: float = 30,
+                 max_connections: int = 50):
+        import socket
+        import threading
+
+        self._reply, self._limit, self._max = reply, per_connection, max_connections
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        served = 0
+        while not self._stop.is_set() and served < self._max:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # the 0.2 s accept timeout: look at the stop flag again
+                continue
+            served += 1
+            with conn:
+                conn.settimeout(self._limit)
+                try:
+                    self._reply(conn)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._sock.close()

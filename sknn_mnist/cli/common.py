@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "add_run_args",
     "add_trust_pickle",
     "cancel_on_ctrl_c",
+    "cap_jobs",
     "check_output_dir",
     "check_output_file",
     "cv_folds",
@@ -47,7 +49,10 @@ __all__ = [
     "note",
     "parse_params",
     "positive_int",
+    "seed",
+    "usable_cores",
     "user_errors",
+    "write_errors",
 ]
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -93,6 +98,16 @@ def user_errors() -> Iterator[None]:
     except MemoryError as exc:
         raise CLIError(first_line(exc) if str(exc).strip() else "out of memory: are the "
                        "layer sizes or the batch size far too large?") from None
+
+
+@contextlib.contextmanager
+def write_errors(what: str, path: str | os.PathLike[str]) -> Iterator[None]:
+    """An error writing ``path`` (the disk filled up, the folder went away since it was
+    checked) as one CLIError line."""
+    try:
+        yield
+    except OSError as exc:
+        raise CLIError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
 def note(args: argparse.Namespace, message: str) -> None:
@@ -166,12 +181,26 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def _try_write(folder: Path, what: str, path: Path) -> None:
+    """Create and remove a file in ``folder``: the only test that tells (``os.access``
+    says yes to root everywhere, also in ``/proc`` and on a read-only mount)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".sknn-mnist-write-test-")
+    except OSError as exc:
+        raise CLIError(f"cannot write {what} {path}: {exc.strerror or exc} in {folder}"
+                       ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
 def _check_writable_parent(path: Path, what: str) -> None:
     base = _nearest_existing(path.parent)
     if not base.is_dir():
         raise CLIError(f"cannot write {what} {path}: {base} is a file, not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
         raise CLIError(f"cannot write {what} {path}: no write permission in {base}")
+    _try_write(base, what, path)
 
 
 def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
@@ -182,7 +211,8 @@ def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
     ------
     CLIError
         ``path`` is a folder, exists without ``overwrite``, or its folder cannot be written
-        (a file in the way, no permission).
+        (a file in the way, no permission, a read-only or virtual file system: a file is
+        created there and removed to know).
     """
     out = Path(path)
     # abspath folds "x/.." the way the OS will: a name ending in ".." is a folder.
@@ -211,6 +241,7 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
             raise CLIError(f"{what} {out} is not empty; pass --overwrite or another --out")
         if not os.access(out, os.W_OK | os.X_OK):
             raise CLIError(f"cannot write into {what} {out}: no write permission")
+        _try_write(out, what, out)
         return out
     _check_writable_parent(out, what)
     return out
@@ -228,6 +259,21 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: Largest seed numpy's legacy RandomState (scikit-learn's random_state) takes.
+MAX_SEED = 2**32 - 1
+
+
+def seed(text: str) -> int:
+    """argparse type: a ``random_state`` seed, 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be between 0 and 2**32 - 1, got {text}")
+    return value
+
+
 def n_jobs(text: str) -> int:
     """argparse type: joblib's ``n_jobs`` (any integer but 0)."""
     try:
@@ -237,6 +283,25 @@ def n_jobs(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("0 jobs run nothing: use 1, N, or -1 for all cores")
     return value
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cap_jobs(requested: int | None, work: int | None = None) -> int | None:
+    """``--n-jobs`` capped at the cores and at ``work`` tasks: asking for 64 workers for 3
+    fits on 2 cores starts 2 processes, not 66. Negative values count from the cores as
+    in joblib (-1: all of them); None stays None (one process)."""
+    if requested is None:
+        return None
+    cores = usable_cores()
+    jobs = min(requested, cores) if requested > 0 else max(cores + 1 + requested, 1)
+    return max(1, min(jobs, work)) if work is not None else jobs
 
 
 def cv_folds(text: str) -> int:
@@ -264,7 +329,7 @@ def add_dataset_args(p: argparse.ArgumentParser, *, required: bool = True,
     if train:
         p.add_argument("--max-train", type=positive_int, metavar="N",
                        help="train on a stratified subsample of N training rows")
-        p.add_argument("--random-state", type=int, default=0, metavar="SEED",
+        p.add_argument("--random-state", type=seed, default=0, metavar="SEED",
                        help="seed of the models, folds and subsamples (default: 0)")
 
 

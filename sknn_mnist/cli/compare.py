@@ -19,6 +19,7 @@ from .common import (
     cv_folds,
     note,
     user_errors,
+    write_errors,
 )
 
 HELP = "grid-search the models, choose the best by CV, test them"
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
+    runtime.check_scoring(args.scoring)
     train = runtime.load_split(args, "train")
     test = runtime.load_split(args, "test")
     with runtime.row_errors():
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                                random_state=args.random_state).validate()
     note(args, plan.describe())
     start = time.perf_counter()
-    with runtime.run_context(args) as context, \
+    with runtime.run_context(args, work=plan.n_fits) as context, \
             runtime.progress_bar(args, plan.n_fits, "compare") as bar, user_errors():
         result = compare(train.data, train.target, test.data, test.target, plan=plan,
                          context=context.replace(progress=bar), scoring=args.scoring,
@@ -110,14 +112,18 @@ def run(args: argparse.Namespace) -> int:
                          dataset=args.dataset, image_shape=tuple(train.images.shape[1:]),
                          learning_curve=not args.no_learning_curve)
     elapsed = time.perf_counter() - start
-    report = comparison_report(result, out)
-    written = report.write(out, stem="compare")
     best = result.best
-    save_model(best.estimator, model_path, dataset=args.dataset,
-               test_score=best.test_accuracy, cv_score=best.selection_cv_mean, overwrite=True,
-               metadata={"best_params": {k: repr(v) for k, v in best.best_params.items()},
-                         "selection": "best selection CV score (same rows and folds for "
-                                      "every model); test accuracy never used to choose"})
+    # The model first: it took the time to make; the report can be made again from it.
+    with write_errors("model file", model_path):
+        save_model(best.estimator, model_path, dataset=args.dataset,
+                   test_score=best.test_accuracy, cv_score=best.selection_cv_mean,
+                   overwrite=True,
+                   metadata={"best_params": {k: repr(v) for k, v in best.best_params.items()},
+                             "selection": "best selection CV score (same rows and folds "
+                                          "for every model); test accuracy never used to "
+                                          "choose"})
+    with write_errors("report in", out):
+        written = comparison_report(result, out).write(out, stem="compare")
     print(result)
     print(f"\nbest: {best.name}, chosen by selection CV {args.scoring} "
           f"{best.selection_cv_mean:.4f} ({result.selection_rows} rows, {result.folds}); "

@@ -50,12 +50,13 @@ def run(args: argparse.Namespace) -> int:
 
     runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
+    runtime.check_scoring(args.scoring)
     params = runtime.model_params(args.model, params)
     model = runtime.make_pipeline(args, params)
-    n_jobs = runtime.search_jobs(args)
+    n_jobs = runtime.search_jobs(args, work=args.cv)
     X, y = runtime.train_rows(args, cv=args.cv)  # noqa: N806
     desc = f"{args.cv}-fold CV of {args.model} on {len(y)} rows"
-    with runtime.run_context(args) as context, \
+    with runtime.run_context(args, work=args.cv) as context, \
             runtime.progress_bar(args, args.cv, desc) as bar, user_errors():
         # return_train_score=False: one scorer call (one tick) per fitted fold.
         report = cross_validation_report(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .common import (
@@ -17,6 +16,7 @@ from .common import (
     add_run_args,
     check_output_dir,
     cv_folds,
+    first_line,
     user_errors,
 )
 
@@ -45,22 +45,50 @@ def setup(p: argparse.ArgumentParser) -> None:
     add_quiet(p)
 
 
+#: Largest --param-grid file read (a grid is a few hundred bytes).
+MAX_GRID_BYTES = 2**20
+#: Deepest nesting of a --param-grid file: an object of lists of tuples is 3 levels.
+MAX_GRID_DEPTH = 8
+#: Largest integer magnitude in a grid: beyond it scikit-learn's float arithmetic overflows.
+_MAX_INT = 2**63
+
+
+def _too_large(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_too_large(v) for v in value)
+    return isinstance(value, int) and abs(value) >= _MAX_INT
+
+
 def read_grid_file(path: str) -> dict[str, list[Any]]:
-    """Read and check a --param-grid JSON file (no scikit-learn needed: instant errors)."""
+    """Read and check a --param-grid JSON file (no scikit-learn needed: instant errors).
+
+    A regular file of at most :data:`MAX_GRID_BYTES`, nested at most :data:`MAX_GRID_DEPTH`
+    levels: a FIFO, a device or a deep file is refused without blocking or recursing.
+    """
+    from ..io.archive import ArchiveError, ArchiveLimits, check_json
+    from ..io.inputs import NotARegularFileError, TooLargeFileError, read_bounded
+
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_bounded(path, MAX_GRID_BYTES, "parameter grid file")
+        check_json(data, f"--param-grid {path}", ArchiveLimits(max_json_depth=MAX_GRID_DEPTH))
+        raw = json.loads(data)
     except FileNotFoundError:
         raise CLIError(f"parameter grid file not found: {path}") from None
     except IsADirectoryError:
         raise CLIError(f"--param-grid {path} is a folder; give a JSON file") from None
+    except (NotARegularFileError, TooLargeFileError, ArchiveError) as exc:
+        raise CLIError(str(exc)) from None
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CLIError(f"{path} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # not JSON, not UTF-8, an integer of thousands of digits
+        raise CLIError(f"{path} is not valid JSON: {first_line(exc)}") from None
     if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) and v
                                                         for v in raw.values()):
         raise CLIError(f"{path} must hold a JSON object of non-empty lists, "
                        'e.g. {"C": [1, 10], "gamma": ["scale"]}')
+    for key, values in raw.items():
+        if _too_large(values):
+            raise CLIError(f"{path}: a value of {key!r} is an integer too large to use")
     # JSON has no tuples: hidden_layer_sizes=[[100], [256, 128]] means tuples of ints.
     return {k: [tuple(v) if isinstance(v, list) else v for v in values]
             for k, values in raw.items()}
@@ -80,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     # numpy, scikit-learn and torch take seconds to import: only now that the arguments
     # are checked (`--help` and argument errors stay instant).
+    from sklearn.model_selection import ParameterGrid
+
     from ..study.compare import describe_folds, format_params, format_table, grid_search, make_folds
     from ..study.models import make_model, param_grid
     from ..study.plan import plan_comparison
@@ -88,9 +118,12 @@ def run(args: argparse.Namespace) -> int:
 
     runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
+    runtime.check_scoring(args.scoring)
     grid = (param_grid(args.model, quick=args.quick) if raw_grid is None else with_pipeline_keys(
         raw_grid, runtime.model_params(args.model, dict.fromkeys(raw_grid))))
-    n_jobs = runtime.search_jobs(args)
+    model = make_model(args.model, random_state=args.random_state, device=args.device)
+    runtime.check_candidates(model, grid, args.dataset)
+    n_jobs = runtime.search_jobs(args, work=len(ParameterGrid(grid)) * args.cv)
     train = runtime.load_split(args, "train")
     with runtime.row_errors():
         # One model's search: its grid and subsample rule; no quick cap on the rows.
@@ -99,10 +132,9 @@ def run(args: argparse.Namespace) -> int:
                                param_grids={args.model: grid},
                                random_state=args.random_state, quick_max_train=None).validate()
     X, y = plan.grid_data(args.model, *plan.training_data(train.data, train.target))  # noqa: N806
-    model = make_model(args.model, random_state=args.random_state, device=args.device)
     folds = make_folds(args.cv, args.random_state)
     desc = f"grid search of {args.model} on {len(y)} rows"
-    with runtime.run_context(args) as context, \
+    with runtime.run_context(args, work=plan[args.model].grid_fits) as context, \
             runtime.progress_bar(args, plan[args.model].grid_fits, desc) as bar, user_errors():
         search = grid_search(model, grid, X, y, scoring=args.scoring, n_jobs=n_jobs, cv=folds,
                              context=context.replace(progress=bar))

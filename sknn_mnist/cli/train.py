@@ -16,10 +16,12 @@ from .common import (
     add_params_arg,
     add_quiet,
     add_run_args,
+    cap_jobs,
     check_output_file,
     note,
     parse_params,
     user_errors,
+    write_errors,
 )
 
 HELP = "train one model and save it"
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
     params = runtime.model_params(args.model, params)
-    model = runtime.make_pipeline(args, params, n_jobs=args.n_jobs)
+    model = runtime.make_pipeline(args, params, n_jobs=cap_jobs(args.n_jobs))
     X, y = runtime.train_rows(args)  # noqa: N806
     test = runtime.load_split(args, "test")
     note(args, f"training {args.model} on {len(y)} rows of {args.dataset}...")
@@ -81,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
     fit_seconds = time.perf_counter() - start
     with user_errors():
         accuracy = float(accuracy_score(test.target, model.predict(test.data)))
-    save_model(model, out, dataset=args.dataset, test_score=accuracy, overwrite=args.overwrite,
-               metadata={"fit_seconds": fit_seconds, "n_train": int(len(y)),
-                         "cli_params": {k: repr(v) for k, v in params.items()}})
+    with write_errors("model file", out):
+        save_model(model, out, dataset=args.dataset, test_score=accuracy,
+                   overwrite=args.overwrite,
+                   metadata={"fit_seconds": fit_seconds, "n_train": int(len(y)),
+                             "cli_params": {k: repr(v) for k, v in params.items()}})
     print(f"test accuracy: {accuracy:.4f}")
     print(f"fit seconds: {fit_seconds:.2f}")
     print(f"saved: {out}")

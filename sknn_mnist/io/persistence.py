@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
 import re
-import stat
 import struct
 import warnings
 import zipfile
@@ -58,6 +56,7 @@ from .archive import (
     check_json,
 )
 from .files import PathLike, atomic_path, final_estimator, write_bytes_atomic
+from .inputs import NotARegularFileError, open_regular
 
 __all__ = [
     "FORMAT",
@@ -122,7 +121,7 @@ class CorruptModelFileError(NotASknnMnistModelError):
     """The file is empty, truncated or damaged."""
 
 
-class UnreadableModelFileError(ModelFileError):
+class UnreadableModelFileError(ModelFileError, NotARegularFileError):
     """The path is not a regular file (a FIFO, a device, a socket) or cannot be opened."""
 
 
@@ -297,7 +296,7 @@ def save_model(
 
 # -- reading -------------------------------------------------------------------------------
 def _open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for reading if it is a regular file, without blocking on a FIFO.
+    """Open ``path`` if it is a regular file, without blocking on a FIFO.
 
     Raises
     ------
@@ -309,25 +308,10 @@ def _open_regular(path: Path) -> BinaryIO:
         Not a regular file (a FIFO, a device, a socket), or it cannot be opened (no
         permission, a symbolic-link loop, a name too long).
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(f"model file not found: {path}") from None
-    except IsADirectoryError:
-        raise IsADirectoryError(f"{path} is a folder, not a model file") from None
-    except OSError as exc:
-        raise UnreadableModelFileError(
-            f"cannot open model file {path}: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode):
-        return os.fdopen(fd, "rb")
-    os.close(fd)
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{path} is a folder, not a model file")
-    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
-            or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special")
-    raise UnreadableModelFileError(f"{path} is {kind}, not a regular model file")
+        return open_regular(path, "model file")
+    except NotARegularFileError as exc:
+        raise UnreadableModelFileError(str(exc)) from None
 
 
 def _format_of(head: bytes) -> str:

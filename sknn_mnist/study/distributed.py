@@ -40,13 +40,18 @@ import contextlib
 import contextvars
 import functools
 import logging
+import signal
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "GPU_RESOURCE",
+    "ClusterLostError",
     "DaskSession",
     "SchedulerUnreachableError",
     "active_session",
@@ -65,8 +70,17 @@ _ACTIVE: contextvars.ContextVar[DaskSession | None] = contextvars.ContextVar(
     "sknn_mnist_dask_session", default=None)
 
 
+#: Largest first message a server may announce before Dask would read it: a scheduler's
+#: handshake is 58 bytes; Dask allocates whatever the first 8 bytes say.
+MAX_HANDSHAKE_BYTES = 2**20
+
+
 class SchedulerUnreachableError(ConnectionError):
     """The Dask scheduler did not answer (or the address is not one)."""
+
+
+class ClusterLostError(ConnectionError):
+    """The Dask cluster lost the work it was running: its workers died, or the scheduler."""
 
 
 @dataclass
@@ -130,9 +144,35 @@ class DaskSession:
                 **submit_kwargs)
             with parallel_config(backend=backend):
                 yield
-        except BaseException:
+        except BaseException as exc:
             self.cancel_pending(keys_before)
+            lost = self.lost_error(exc)
+            if lost is not None:
+                raise lost from exc
             raise
+
+    def lost_error(self, exc: BaseException) -> ClusterLostError | None:
+        """``exc`` as a :class:`ClusterLostError` when it says the cluster lost the work.
+
+        Dask cancels the tasks whose broadcast data died with the workers that held it
+        (``FutureCancelledError``), gives up on a task that killed worker after worker
+        (``KilledWorker``), and closes the connection when the scheduler dies.
+        """
+        from distributed.client import FutureCancelledError
+        from distributed.comm.core import CommClosedError
+        from distributed.scheduler import KilledWorker
+
+        if isinstance(exc, ClusterLostError) or not isinstance(
+                exc, FutureCancelledError | KilledWorker | CommClosedError):
+            return None
+        try:
+            workers = f"{len(self.client.nthreads())} workers now"
+        except Exception:  # the scheduler is gone too
+            workers = "the scheduler does not answer"
+        return ClusterLostError(
+            f"the Dask cluster at {self.address} lost the work it was running "
+            f"({type(exc).__name__}; {workers}): its workers died or were restarted; "
+            "run it again once the cluster is back")
 
     def cancel_pending(self, keys_before: set[Any]) -> int:
         """Cancel the tasks this client submitted since ``keys_before``; return how many.
@@ -208,11 +248,60 @@ def _probe_scheduler(address: str, timeout: float) -> dict[str, Any]:
     raise outcome.get("error") or TimeoutError()
 
 
+def _recv_exactly(sock: socket.socket, n: int, deadline: float) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(min(n - len(data), 65536))
+        if not chunk:
+            raise ConnectionResetError("the server closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def _not_dask(address: str, what: str) -> SchedulerUnreachableError:
+    return SchedulerUnreachableError(
+        f"{address} answers, but not in the Dask protocol ({what}); pass the address of a "
+        "Dask scheduler (port 8786 by default)")
+
+
+def _check_handshake(address: str, timeout: float) -> None:
+    """Read a ``tcp://`` server's first message raw before Dask does, within ``timeout``.
+
+    A scheduler speaks first: an 8-byte length, then a frame table and a small handshake.
+    Dask allocates the length it reads before reading the data (an HTTP server's
+    ``HTTP/1.1`` reads as 3 EiB: a ``MemoryError``; a plausible gigabyte would be taken and
+    filled), so the length and the frame table are checked here first.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme != "tcp":
+        return  # TLS and other transports: Dask's own connect
+    host, port = parse_host_port(location)
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        head = _recv_exactly(sock, 8, deadline)
+        (total,) = struct.unpack("<Q", head)
+        if total > MAX_HANDSHAKE_BYTES or total < 8:
+            raise _not_dask(address, f"its first bytes are {head!r}")
+        body = _recv_exactly(sock, total, deadline)
+    (n_frames,) = struct.unpack_from("<Q", body)
+    if 8 * (1 + n_frames) > total:
+        raise _not_dask(address, f"a first message of {n_frames} frames in {total} bytes")
+    lengths = struct.unpack_from(f"<{n_frames}Q", body, 8)
+    if sum(lengths) > MAX_HANDSHAKE_BYTES:
+        raise _not_dask(address, f"a first message of {sum(lengths):,} bytes")
+
+
 def _connect(address: str, timeout: float) -> Any:
     from distributed import Client
 
     try:
+        _check_handshake(address, timeout)
         info = _probe_scheduler(address, timeout)
+    except SchedulerUnreachableError:
+        raise
     except (OSError, TimeoutError, asyncio.TimeoutError) as exc:  # distinct in 3.10
         reason = str(exc).splitlines()[0] if str(exc) else "no answer"
         raise SchedulerUnreachableError(
@@ -223,6 +312,8 @@ def _connect(address: str, timeout: float) -> Any:
         raise SchedulerUnreachableError(
             f"{address!r} is not a Dask scheduler address ({exc}); "
             "expected e.g. tcp://HOST:8786") from None
+    except Exception as exc:  # a handshake, then bytes Dask cannot decode
+        raise _not_dask(address, f"{type(exc).__name__}: {str(exc)[:100]}") from None
     if info.get("type") != "Scheduler":
         raise SchedulerUnreachableError(
             f"{address} answers but is a Dask {info.get('type', 'server')}, not a scheduler; "
@@ -241,16 +332,34 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
     # nanny sets OMP_NUM_THREADS=1 before the worker starts), loopback only, no dashboard.
     # The scheduler's small HTTP server (health checks) would take port 8787, or warn
     # when it is in use: any free loopback port instead.
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None,
-                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                           silence_logs=logging.ERROR)
+    # The worker processes ignore Ctrl-C: a terminal sends SIGINT to the whole process group,
+    # and every worker would print its KeyboardInterrupt traceback. This process handles it
+    # (cancels the tasks, closes the cluster, which stops them). Ignored signals stay
+    # ignored across the spawn of the nannies and of their workers.
+    with _sigint_ignored():
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None,
+                               scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                               silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster, timeout=timeout, set_as_default=False)
     except BaseException:
         cluster.close()
         raise
     return cluster, client
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in the block (from the main thread only: elsewhere it cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_target(address: str | None, n_workers: int | None) -> None:
@@ -291,7 +400,10 @@ def dask_session(address: str | None = None, n_workers: int | None = None, *,
     ValueError
         Both or neither of ``address`` and ``n_workers``, or ``n_workers < 1``.
     SchedulerUnreachableError
-        The scheduler at ``address`` did not answer within ``timeout``.
+        The scheduler at ``address`` did not answer within ``timeout``, or answers in
+        another protocol (its first message is checked before Dask reads it).
+    ClusterLostError
+        In the block: the cluster lost the work it was running (its workers died).
 
     Notes
     -----
@@ -308,8 +420,11 @@ def dask_session(address: str | None = None, n_workers: int | None = None, *,
     keys_before = set(client.futures)
     try:
         yield session
-    except BaseException:
+    except BaseException as exc:
         session.cancel_pending(keys_before)
+        lost = session.lost_error(exc)
+        if lost is not None:
+            raise lost from exc
         raise
     finally:
         client.close()
