@@ -129,6 +129,8 @@ class LocalOpenML:
     answer: an int is an HTTP status, ``"drop"`` closes the connection without a reply, a
     float is a delay in seconds before the normal answer. ``on_request[path]`` is called
     (in the server's thread) when a request for ``path`` arrives, before it is answered.
+    ``respond[path](handler)`` answers a request for ``path`` instead (a hostile answer:
+    it writes to ``handler.wfile`` itself and must end within the test's bounds).
     """
 
     def __init__(self) -> None:
@@ -136,6 +138,7 @@ class LocalOpenML:
         self.script: dict[str, deque] = defaultdict(deque)
         self.requests: list[str] = []
         self.on_request: dict[str, Callable[[], None]] = {}
+        self.respond: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -205,6 +208,13 @@ class LocalOpenML:
                 action = queue.popleft() if queue else None
                 if path in owner.on_request:
                     owner.on_request[path]()
+                if path in owner.respond:
+                    self.close_connection = True
+                    try:
+                        owner.respond[path](self)
+                    except OSError:  # the client hung up: what a bounded client does
+                        pass
+                    return
                 if isinstance(action, float):
                     time.sleep(action)
                     action = None

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..io.archive import ArchiveLimits, check_archive, check_json
 from ._errors import CacheCorruptError
 from ._registry import DatasetSpec
 
@@ -29,6 +30,8 @@ __all__ = ["CACHE_FORMAT", "cache_path", "content_sha256", "read_cache", "write_
 
 CACHE_FORMAT = 1
 _KEYS = {"data", "target", "meta"}
+#: Largest metadata a cache may hold (ours: under 1 kB), and its nesting depth.
+_MAX_META_BYTES, _MAX_META_DEPTH = 2**20, 16
 # Older temporary files were left by a killed writer (SIGKILL, power loss): the next write
 # removes them.
 _STALE_TMP_SECONDS = 3600.0
@@ -61,18 +64,13 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
     if not path.is_file():
         raise FileNotFoundError(path)
     try:
-        # Our own file handle: np.load leaves the one it opens unclosed when the zip is
-        # truncated (numpy's NpzFile fails before it owns it), a ResourceWarning later.
-        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            if set(npz.files) != _KEYS:
-                raise CacheCorruptError(f"{path}: holds arrays {sorted(npz.files)}, expected "
-                                        f"{sorted(_KEYS)}")
-            X, y, meta = npz["data"], npz["target"], json.loads(str(npz["meta"][()]))
+        X, y, meta = _read_arrays(path, spec)
     except CacheCorruptError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever fails, the cache is rebuilt
         # zipfile checks each member's CRC-32 and numpy the .npy header, so truncation and
-        # most bit flips already surface here.
+        # most bit flips already surface here; a cache that cannot be read for any other
+        # reason (metadata nested too deep...) is no better.
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise CacheCorruptError(f"{path}: unreadable ({type(exc).__name__}: {msg})") from None
 
@@ -96,6 +94,28 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
         raise CacheCorruptError(f"{path}: sha256 {got} differs from the one pinned in the "
                                 f"registry for {spec.name!r} ({spec.sha256})")
     return X, y.astype(np.int64), meta
+
+
+def _read_arrays(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, Any]:
+    """The three arrays of a cache file, its members bounded first (a crafted header
+    could make numpy allocate what it claims)."""
+    expected = spec.n_samples * (spec.n_features + 1)
+    limits = ArchiveLimits(max_bytes=expected + _MAX_META_BYTES + 2**20,
+                           max_json_bytes=_MAX_META_BYTES, max_json_depth=_MAX_META_DEPTH)
+    # Our own file handle: np.load leaves the one it opens unclosed when the zip is
+    # truncated (numpy's NpzFile fails before it owns it), a ResourceWarning later.
+    with path.open("rb") as fh:
+        with zipfile.ZipFile(fh) as archive:
+            check_archive(archive, limits, verify_data=False)
+        fh.seek(0)
+        with np.load(fh, allow_pickle=False) as npz:
+            if set(npz.files) != _KEYS:
+                raise CacheCorruptError(f"{path}: holds arrays {sorted(npz.files)}, expected "
+                                        f"{sorted(_KEYS)}")
+            X, y, text = npz["data"], npz["target"], str(npz["meta"][()])
+    data = text.encode()
+    check_json(data, "its metadata", limits)
+    return X, y, json.loads(data)
 
 
 def _dump(fh: BinaryIO, X: np.ndarray, y: np.ndarray, meta_json: str) -> None:

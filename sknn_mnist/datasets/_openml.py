@@ -9,17 +9,21 @@ config file, ``set_root_cache_directory``); at most ``$SKNN_MNIST_OPENML_RETRIES
 attempts per request (default 3, openml then waits 1 s and 2 s), so offline fails in seconds.
 
 openml's requests carry no timeout of their own (openml 0.15 has no setting for one), so a
-server that accepts a connection and never answers would hang the load. During the call,
-openml's HTTP layer (``openml._api_calls``, which makes all of openml's ``requests`` calls)
-sees a ``requests`` whose sessions default to :data:`TIMEOUT`; ``requests`` itself is not
-touched, so other code using it in the process, in this thread or another, keeps its own
-behaviour. One load at a time changes openml's process-wide settings (a lock).
+server that accepts a connection and never answers would hang the load, and one that
+trickles or sends gigabytes would be read for ever. During the call, openml's HTTP layer
+(``openml._api_calls``, which makes all of openml's ``requests`` and ``minio`` calls) sees
+views of ``requests`` and ``minio`` whose connections read within one
+:class:`~sknn_mnist.datasets._http.DownloadBudget` for the whole load: :data:`TIMEOUT` to
+connect and per read, a total deadline and a byte limit (``$SKNN_MNIST_DOWNLOAD_TIMEOUT``,
+``$SKNN_MNIST_DOWNLOAD_MAX_BYTES``); ``requests`` and ``minio`` themselves are not touched,
+so other code using them in the process, in this thread or another, keeps its own
+behaviour. One load at a time changes openml's process-wide settings (a lock). A Parquet
+file's footer is checked against the dataset's shape before pandas parses it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import platform
 import shutil
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import ChecksumError, DatasetFormatError, DatasetUnavailableError
+from ._http import DownloadBudget, DownloadLimitError, bounded_openml_http
 from ._registry import DatasetSpec
 
 __all__ = ["ENV_OPENML_RETRIES", "ENV_OPENML_URL", "fetch_openml_arrays"]
@@ -53,43 +58,6 @@ def _attempts() -> int:
 _OPENML_LOCK = threading.Lock()
 
 
-class _RequestsWithTimeout:
-    """The ``requests`` module as openml's HTTP layer sees it during a load.
-
-    Everything is ``requests``' own, except ``Session``: a subclass whose requests default to
-    :data:`TIMEOUT` (read at each request) instead of waiting for ever.
-    """
-
-    def __init__(self, requests_module: Any) -> None:
-        self._requests = requests_module
-
-        class Session(requests_module.Session):
-            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-                if kwargs.get("timeout") is None:
-                    kwargs["timeout"] = TIMEOUT
-                return super().request(method, url, *args, **kwargs)
-
-        self.Session = Session
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._requests, name)
-
-
-@contextlib.contextmanager
-def _openml_requests_time_out() -> Iterator[None]:
-    """Give openml's own requests (and only those) :data:`TIMEOUT` for the block."""
-    api = importlib.import_module("openml._api_calls")
-    real = getattr(api, "requests", None)
-    if real is None:  # an openml that no longer calls requests: nothing to bound
-        yield
-        return
-    api.requests = _RequestsWithTimeout(real)
-    try:
-        yield
-    finally:
-        api.requests = real
-
-
 def _openml_default_cache() -> Path:
     """openml's default cache folder, as its documentation gives it.
 
@@ -104,7 +72,8 @@ def _openml_default_cache() -> Path:
 
 
 @contextlib.contextmanager
-def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any]:
+def _config(server: str | None, data_home: Path,
+            progress: bool) -> Iterator[tuple[Any, DownloadBudget]]:
     import openml
 
     cfg = openml.config
@@ -123,8 +92,9 @@ def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any
                 cfg.set_root_cache_directory(data_home / "openml")
             cfg.connection_n_retries = _attempts()
             cfg.show_progress = progress
-            with _openml_requests_time_out():
-                yield openml
+            budget = DownloadBudget.from_environment(*TIMEOUT)
+            with bounded_openml_http(budget):
+                yield openml, budget
         finally:
             cfg.server, cfg.show_progress = saved["server"], saved["show_progress"]
             cfg.set_root_cache_directory(saved["cachedir"])
@@ -165,34 +135,80 @@ def _to_arrays(X: Any, y: Any, spec: DatasetSpec, where: str) -> tuple[np.ndarra
     return np.ascontiguousarray(X_u8), labels
 
 
+def _get_dataset(openml: Any, spec: DatasetSpec, where: str, budget: DownloadBudget) -> Any:
+    """openml's dataset (description and data file downloaded), or one-line errors."""
+    from xml.parsers.expat import ExpatError
+
+    import requests
+    import urllib3
+
+    tries = openml.config.connection_n_retries
+    attempts = f"up to {tries} attempt{'s' if tries > 1 else ''}"
+    try:
+        return openml.datasets.get_dataset(spec.openml_id, download_data=True)
+    except DownloadLimitError as exc:
+        raise DatasetUnavailableError(f"{where}: {exc}") from None
+    except openml.exceptions.OpenMLHashException as exc:
+        raise ChecksumError(f"{where}: md5 mismatch: {exc}") from None
+    except (openml.exceptions.PyOpenMLError, requests.RequestException,
+            urllib3.exceptions.HTTPError, OSError) as exc:
+        if isinstance(exc.__cause__, ExpatError):  # openml's "malformed XML"
+            raise _not_openml(where, budget, exc) from None
+        raise DatasetUnavailableError(f"{where}: {_reason(exc)} ({attempts})") from None
+    except (ExpatError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # openml indexes the XML it parsed without checking it: an HTML page, foreign XML
+        # or an error page of another shape fails in its hands.
+        raise _not_openml(where, budget, exc) from None
+
+
+def _not_openml(where: str, budget: DownloadBudget,
+                exc: BaseException) -> DatasetUnavailableError:
+    answer = budget.last.describe() or f"{type(exc).__name__}: {str(exc)[:100]}"
+    return DatasetUnavailableError(f"{where}: the server's answer is not OpenML's ({answer})")
+
+
+def _check_data_file(ds: Any, spec: DatasetSpec, where: str) -> None:
+    """A downloaded Parquet file must hold the spec's rows and columns before it is parsed.
+
+    Its footer says how many rows and columns it has and how large they are once
+    decompressed; pandas would allocate whatever it says.
+    """
+    if not ds.parquet_file or not Path(ds.parquet_file).is_file():
+        return
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(ds.parquet_file)
+    columns = spec.n_features + 1  # the pixels and the class
+    inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if meta.num_rows != spec.n_samples or meta.num_columns != columns:
+        raise DatasetFormatError(
+            f"{where}: data of shape {(meta.num_rows, meta.num_columns - 1)}, expected "
+            f"{(spec.n_samples, spec.n_features)} ({spec.n_train} train + {spec.n_test} test "
+            "rows) in the Parquet file")
+    if inflated > 16 * spec.n_samples * columns + 2**20:  # 8-byte values, twice over
+        raise DatasetFormatError(f"{where}: the Parquet file inflates to {inflated:,} bytes, "
+                                 f"far more than {spec.n_samples} rows of {columns} values")
+
+
 def fetch_openml_arrays(
     spec: DatasetSpec, *, data_home: Path, openml_url: str | None, progress: bool
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Download ``spec`` with ``openml`` and return uint8 ``X``, int64 ``y`` and metadata.
 
     Raises :class:`DatasetUnavailableError` (one line: no answer, HTTP or OpenML error after
-    openml's retries, unknown dataset), :class:`ChecksumError` (the ARFF differs from the
+    openml's retries, unknown dataset, an answer that is not OpenML's, the download's
+    deadline or byte limit passed), :class:`ChecksumError` (the ARFF differs from the
     description's md5) or :class:`DatasetFormatError` (the download does not parse into the
     expected arrays; it is removed from openml's cache, so the next load downloads it again).
     """
     url = (openml_url or os.environ.get(ENV_OPENML_URL) or "").rstrip("/")
     # https://host -> https://host/api/v1/xml, openml's form; URLs in that form pass as they are
     with _config(url if "/api/" in url else url and url + "/api/v1/xml", data_home,
-                 progress) as openml:
-        import requests
-        import urllib3
-
+                 progress) as (openml, budget):
         where = f"OpenML {openml.config.server} (data id {spec.openml_id})"
+        ds = _get_dataset(openml, spec, where, budget)
         try:
-            ds = openml.datasets.get_dataset(spec.openml_id, download_data=True)
-        except openml.exceptions.OpenMLHashException as exc:
-            raise ChecksumError(f"{where}: md5 mismatch: {exc}") from None
-        except (openml.exceptions.PyOpenMLError, requests.RequestException,
-                urllib3.exceptions.HTTPError, OSError) as exc:
-            tries = openml.config.connection_n_retries
-            raise DatasetUnavailableError(f"{where}: {_reason(exc)} (up to {tries} attempt"
-                                          f"{'s' if tries > 1 else ''})") from None
-        try:
+            _check_data_file(ds, spec, where)
             X, y, _, _ = ds.get_data(target=ds.default_target_attribute or "class")
             X, y = _to_arrays(X, y, spec, where)
         except Exception as exc:  # openml wraps a bad Parquet file in a bare Exception
