@@ -152,8 +152,8 @@ def _get_dataset(openml: Any, spec: DatasetSpec, where: str, budget: DownloadBud
         raise ChecksumError(f"{where}: md5 mismatch: {exc}") from None
     except (openml.exceptions.PyOpenMLError, requests.RequestException,
             urllib3.exceptions.HTTPError, OSError) as exc:
-        if isinstance(exc.__cause__, ExpatError):  # openml's "malformed XML"
-            raise _not_openml(where, budget, exc) from None
+        if isinstance(exc.__cause__, ExpatError) and budget.last.status == 200:
+            raise _not_openml(where, budget, exc) from None  # openml's "malformed XML"
         raise DatasetUnavailableError(f"{where}: {_reason(exc)} ({attempts})") from None
     except (ExpatError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         # openml indexes the XML it parsed without checking it: an HTML page, foreign XML
