@@ -294,3 +294,26 @@ def test_json_is_refused_by_depth_before_parsing():
     with pytest.raises(ArchiveError, match="nested 100000 levels deep"):
         check_json(nested_json(100_000), "meta")
     check_json(json.dumps({"a": [[1]]}).encode(), "meta")
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+def test_the_first_load_of_mnist_stays_within_a_few_hundred_mb(mnist_dir, tmp_path):
+    """Real MNIST, served as OpenML's Parquet file, loaded in a child (measured 287 MiB)."""
+    X, y = load_dataset("mnist", subset="all", idx_dir=mnist_dir, return_X_y=True,
+                        data_home=tmp_path / "from-idx")
+    code = (
+        "import resource, sys\n"
+        "import minio, openml, pandas, pyarrow.parquet\n"
+        "from sknn_mnist.datasets import load_dataset\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        "b = load_dataset('mnist', subset='all', data_home=sys.argv[2], openml_url=sys.argv[1],"
+        " progress=False)\n"
+        "assert b.source == 'openml' and b.data.shape == (70000, 784)\n"
+        "print('above', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - base)\n")
+    with local_openml() as server:
+        server.add_dataset(554, X, y, arff=False)
+        proc = run_python(code, server.url, tmp_path / "home", timeout=300)
+    assert_clean_exit(proc)
+    above = int(proc.stdout.split()[-1])
+    assert above < 512, above
