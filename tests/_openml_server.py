@@ -122,6 +122,19 @@ def arff_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _answered_by(respond: Callable[[BaseHTTPRequestHandler], None] | None,
+                 handler: BaseHTTPRequestHandler) -> bool:
+    """Let ``respond`` answer the request (a hostile answer), if there is one."""
+    if respond is None:
+        return False
+    handler.close_connection = True
+    try:
+        respond(handler)
+    except OSError:  # the client hung up: what a bounded client does
+        pass
+    return True
+
+
 class LocalOpenML:
     """OpenML's dataset download API on 127.0.0.1 for the datasets added to it.
 
@@ -208,12 +221,7 @@ class LocalOpenML:
                 action = queue.popleft() if queue else None
                 if path in owner.on_request:
                     owner.on_request[path]()
-                if path in owner.respond:
-                    self.close_connection = True
-                    try:
-                        owner.respond[path](self)
-                    except OSError:  # the client hung up: what a bounded client does
-                        pass
+                if _answered_by(owner.respond.get(path), self):
                     return
                 if isinstance(action, float):
                     time.sleep(action)
