@@ -122,9 +122,12 @@ def arff_bytes(X: np.ndarray, y: np.ndarray) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _answered_by(respond: Callable[[BaseHTTPRequestHandler], None] | None,
-                 handler: BaseHTTPRequestHandler) -> bool:
-    """Let ``respond`` answer the request (a hostile answer), if there is one."""
+def _answered_by(owner: LocalOpenML, path: str, handler: BaseHTTPRequestHandler) -> bool:
+    """Run ``owner.on_request[path]``, then let ``owner.respond[path]`` answer the request
+    (a hostile answer) if there is one."""
+    if path in owner.on_request:
+        owner.on_request[path]()
+    respond = owner.respond.get(path)
     if respond is None:
         return False
     handler.close_connection = True
@@ -219,9 +222,7 @@ class LocalOpenML:
                 owner.requests.append(f"{self.command} {path}")
                 queue = owner.script.get(path)
                 action = queue.popleft() if queue else None
-                if path in owner.on_request:
-                    owner.on_request[path]()
-                if _answered_by(owner.respond.get(path), self):
+                if _answered_by(owner, path, self):
                     return
                 if isinstance(action, float):
                     time.sleep(action)
