@@ -21,7 +21,7 @@ How ``n_jobs`` and ``device`` interact
 - A torch model (``ModelSpec.uses_device``) resolves its ``device`` first. On CUDA its grid
   search runs one fit at a time: several processes on one GPU would each hold a CUDA
   context and fight for its memory. On the CPU it runs ``n_jobs`` fits like the others;
-  each worker gets ``cpu_count // n_jobs`` threads (:func:`~sknn_mnist._parallel.shared_cores`)
+  each worker gets ``cpu_count // n_jobs`` threads (:func:`~sknn_mnist.study.parallel.shared_cores`)
   so that 2 workers on 2 cores do not oversubscribe the CPU.
 - The refit runs in this process with all cores (a model with its own ``n_jobs``, the
   random forest, gets ``n_jobs``).
