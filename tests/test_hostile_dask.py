@@ -147,11 +147,26 @@ def test_the_cli_reports_lost_workers_in_one_line(own_cluster, capsys):
     assert err.count("\n") == 1 and "lost the work it was running" in err
 
 
+def test_local_workers_ignore_ctrl_c():
+    """A terminal's Ctrl-C reaches every process of the group: the local cluster's workers
+    must leave it to this process (which cancels and closes), not die printing tracebacks."""
+    from sknn_mnist.distributed import dask_session
+
+    with dask_session(n_workers=1, timeout=30) as session:
+        (pid,) = session.client.run(os.getpid).values()
+        os.kill(pid, signal.SIGINT)
+        time.sleep(2)
+        os.kill(pid, 0)  # still alive (ProcessLookupError if it died)
+        assert list(session.client.run(os.getpid).values()) == [pid]  # not restarted
+        assert session.client.submit(sum, [1, 2]).result(timeout=30) == 3
+
+
 @pytest.mark.subprocess
 def test_ctrl_c_with_a_local_cluster_prints_one_line(tmp_path):
     """A terminal's Ctrl-C goes to the whole process group: the workers too."""
+    # Fits of a minute or more each (no early stop), so that Ctrl-C comes while they run.
     cmd = [sys.executable, "-m", "sknn_mnist", "cv", "--model", "mlp", "--dataset", "digits",
-           "--dask-local", "2", "max_iter=300"]
+           "--dask-local", "2", "max_iter=3000", "n_iter_no_change=3000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, cwd=tmp_path)
     try:
@@ -170,4 +185,8 @@ def test_ctrl_c_with_a_local_cluster_prints_one_line(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["sknn-mnist cv: interrupted"], err[-3000:]
+    # The progress lines of this process, then its one line; nothing from the workers.
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    lines = err.strip().splitlines()
+    assert lines[-1] == "sknn-mnist cv: interrupted", err[-3000:]
+    assert all(line.startswith("5-fold CV of mlp") for line in lines[:-1]), err[-3000:]
