@@ -155,6 +155,10 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         iterator_valid = (None if valid_set is None
                           else self.get_iterator(valid_set, training=False))
         epoch_kwargs = {"dataset_train": X, "dataset_valid": valid_set}
+        # What the validation score needs of the validation targets (R^2: their total sum
+        # of squares), computed once for all the epochs.
+        self._score_reference = (None if valid_set is None else self.head.score_reference(
+            *_rows(valid_set)))
         self._stop_requested = False
         self.interrupted_ = False
         try:
@@ -180,7 +184,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             return
         self._set_training(training)
         loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device)
+        score_sums = None
         weight_total = 0.0
         n_batches = 0
         for batch in iterator:
@@ -196,8 +200,10 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
                 loss_sum += step["loss"].detach() * weight
             weight_total = weight_total + weight
             if not training:
-                hits = self._correct(step["y_pred"], y)
-                correct += hits.sum() if sample_weight is None else (hits * sample_weight).sum()
+                terms = self.head.score_terms(step["y_pred"], y, sample_weight)
+                if score_sums is None:
+                    score_sums = self.head.score_zero(terms)
+                score_sums += terms
             self.notify("on_batch_end", batch=batch, training=training, **step)
             n_batches += 1
         if training:
@@ -206,8 +212,15 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         self.history.record(prefix + "_loss", loss_sum.item() / total)
         self.history.record(prefix + "_batch_count", n_batches)
         if not training:
-            self.history.record(prefix + "_acc", correct.item() / total)
+            self.history.record(f"{prefix}_{self.head.score_name}", self.head.score(
+                score_sums, total, self._score_reference))
 
-    def _correct(self, y_pred, y):
-        """1 per correctly predicted row (multilabel: every label right, as accuracy)."""
-        return self.head.correct(y_pred, y)
+
+def _rows(data) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The targets and sample weights of a :class:`~sknn_mnist.core.data.TensorSet`'s
+    rows."""
+    y, weights = data.y, data.sample_weight
+    if data.rows is not None:
+        y = y.index_select(0, data.rows)
+        weights = None if weights is None else weights.index_select(0, data.rows)
+    return y, weights

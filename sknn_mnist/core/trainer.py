@@ -182,6 +182,7 @@ class Trainer:
         net, device = self.net, self.device
         net.set_params(batch_size=plan.batch_size)
         net.set_decay(plan.decay)
+        dict(net.callbacks_)["schedule"].max_epochs = plan.horizon
         X = to_tensor(plan.X, device)  # noqa: N806
         y = to_tensor(plan.y, device)
         weights = to_tensor(plan.sample_weight, device)
@@ -246,7 +247,8 @@ def make_net(estimator: Any, module: torch.nn.Module, device: torch.device, *,
         ("monitor", ConvergenceMonitor(
             early_stopping=estimator.early_stopping, tol=estimator.tol,
             n_iter_no_change=estimator.n_iter_no_change, adaptive=schedule == "adaptive",
-            max_fun=solver.max_fun(estimator.max_fun), verbose=estimator.verbose)),
+            max_fun=solver.max_fun(estimator.max_fun), verbose=estimator.verbose,
+            score_key=f"valid_{head.score_name}")),
     ]
     if estimator.verbose:
         # skorch's own table, one row per epoch, without our loop's bookkeeping columns.
