@@ -84,7 +84,8 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
         Rows sum to 1, except for a multilabel model: one independent probability per
         label, as in ``MLPClassifier``.
         """
-        return self._head.proba(self._forward(X).double()).numpy()
+        logits = self._forward(X).double()  # checks that the model is fitted first
+        return self._head.proba(logits).numpy()
 
     def predict_log_proba(self, X):  # noqa: N803
         """``np.log(predict_proba(X))``, scikit-learn's definition.
@@ -98,7 +99,8 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
 
     def predict(self, X):  # noqa: N803
         """Predicted labels from ``classes_``; a 0/1 indicator matrix for multilabel."""
-        return self._head.predict(self._forward(X), self.classes_)
+        logits = self._forward(X)  # checks that the model is fitted first
+        return self._head.predict(logits, self.classes_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
