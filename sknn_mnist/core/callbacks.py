@@ -40,7 +40,9 @@ class LearningRateSchedule(Callback):
     ----------
     kind : {'constant', 'invscaling', 'adaptive', 'cosine'}
         'invscaling' follows scikit-learn: ``lr = learning_rate_init / (t + 1) ** power_t``
-        with ``t`` the number of samples seen, updated after each epoch. 'cosine' anneals
+        with ``t`` the number of samples seen (over warm starts too: the estimator's
+        ``t_``), updated after each epoch; a new optimizer's first epoch (a fit, a warm
+        fit) trains at ``learning_rate_init``, as scikit-learn's new optimizer does. 'cosine' anneals
         over ``max_epochs`` epochs, updated every batch. 'constant' and 'adaptive' keep the
         rate (the monitor divides it for 'adaptive').
     learning_rate_init, power_t
@@ -50,7 +52,15 @@ class LearningRateSchedule(Callback):
         ``partial_fit``, means there is none: a stream has no known end, so 'cosine' then
         trains at ``learning_rate_init``, every call, as 'constant' does. The trainer sets
         it for each call.
+
+    Attributes
+    ----------
+    samples_before : int or None
+        Training samples seen before this call (the estimator's ``t_``), set by the
+        trainer for each call; None counts the net's own history.
     """
+
+    samples_before: int | None = None
 
     def __init__(self, kind: str, learning_rate_init: float, power_t: float,
                  max_epochs: int | None) -> None:
@@ -63,7 +73,8 @@ class LearningRateSchedule(Callback):
         # The position comes from the net's history, so that a resumed ``partial_fit``
         # (or a model loaded from a file) goes on where the last epoch left off.
         self.epoch_ = len(net.history)
-        self.samples_seen_ = sum(row.get("train_samples", 0) for row in net.history)
+        self.samples_seen_ = (sum(row.get("train_samples", 0) for row in net.history)
+                              if self.samples_before is None else self.samples_before)
         if self.kind == "constant" or not self._annealing():
             set_learning_rate(net, self.learning_rate_init)
 
@@ -75,8 +86,10 @@ class LearningRateSchedule(Callback):
         self.n_batches_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
         self.batch_ = 0
         if self.kind == "invscaling":
-            set_learning_rate(net, self.learning_rate_init
-                              / (self.samples_seen_ + 1) ** self.power_t)
+            # A new net's first epoch: learning_rate_init, whatever t_ says (scikit-learn
+            # makes a new optimizer, at learning_rate_init, for every fit).
+            seen = 0 if self.epoch_ == 0 else self.samples_seen_
+            set_learning_rate(net, self.learning_rate_init / (seen + 1) ** self.power_t)
         elif self._annealing():
             set_learning_rate(net, cosine_rate(self.learning_rate_init,
                                                self.epoch_ / self.max_epochs))

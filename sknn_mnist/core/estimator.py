@@ -345,7 +345,8 @@ class TorchEstimatorBase(BaseEstimator):
             # this call's data, so that each partial_fit chunk is scaled by its own.
             decay=self.alpha / (batch_size * mean_weight),
             epochs=1 if call.partial else self.max_iter,
-            horizon=None if call.partial else self.max_iter, seeds=seeds)
+            horizon=None if call.partial else self.max_iter,
+            samples_seen=0 if call.fresh else int(self.t_), seeds=seeds)
 
     def _batch_size(self, n_train: int) -> int:
         """The solver's batch size for ``n_train`` rows, checked against batch norm."""

@@ -100,6 +100,9 @@ class TrainingPlan:
     horizon : int or None
         The epochs over which the 'cosine' schedule anneals: ``max_iter`` for ``fit``,
         None (no horizon) for ``partial_fit``.
+    samples_seen : int
+        Training samples seen before this call (``t_``; 0 for a new network): where
+        'invscaling' goes on from.
     seeds : Seeds
     """
 
@@ -116,6 +119,7 @@ class TrainingPlan:
     decay: float
     epochs: int
     horizon: int | None
+    samples_seen: int
     seeds: Seeds
 
     @property

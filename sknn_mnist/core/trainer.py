@@ -182,7 +182,8 @@ class Trainer:
         net, device = self.net, self.device
         net.set_params(batch_size=plan.batch_size)
         net.set_decay(plan.decay)
-        dict(net.callbacks_)["schedule"].max_epochs = plan.horizon
+        schedule = dict(net.callbacks_)["schedule"]
+        schedule.max_epochs, schedule.samples_before = plan.horizon, plan.samples_seen
         X = to_tensor(plan.X, device)  # noqa: N806
         y = to_tensor(plan.y, device)
         weights = to_tensor(plan.sample_weight, device)
