@@ -42,9 +42,9 @@ class LearningRateSchedule(Callback):
         'invscaling' follows scikit-learn: ``lr = learning_rate_init / (t + 1) ** power_t``
         with ``t`` the number of samples seen (over warm starts too: the estimator's
         ``t_``), updated after each epoch; a new optimizer's first epoch (a fit, a warm
-        fit) trains at ``learning_rate_init``, as scikit-learn's new optimizer does. 'cosine' anneals
-        over ``max_epochs`` epochs, updated every batch. 'constant' and 'adaptive' keep the
-        rate (the monitor divides it for 'adaptive').
+        fit) trains at ``learning_rate_init``, as scikit-learn's new optimizer does.
+        'cosine' anneals over ``max_epochs`` epochs, updated every batch. 'constant' and
+        'adaptive' keep the rate (the monitor divides it for 'adaptive').
     learning_rate_init, power_t
         As the estimator parameters of the same names.
     max_epochs : int or None

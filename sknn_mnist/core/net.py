@@ -183,7 +183,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         if iterator is None:
             return
         self._set_training(training)
-        loss_sum = torch.zeros((), device=self.device)
+        loss_sum = None  # in the loss's dtype: a float64 model's curve is float64
         score_sums = None
         weight_total = 0.0
         n_batches = 0
@@ -192,6 +192,8 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             step = step_fn(batch, **fit_params)
             X, y, sample_weight = batch  # noqa: N806
             # Sums stay on the device; reading them each batch would sync the GPU.
+            if loss_sum is None:
+                loss_sum = torch.zeros_like(step["loss"].detach())
             if sample_weight is None:
                 weight = len(X)
                 loss_sum.add_(step["loss"].detach(), alpha=weight)
