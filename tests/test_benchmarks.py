@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
-SCRIPTS = ["epoch_time", "inference", "accuracy", "memory", "main_job"]
+SCRIPTS = ["epoch_time", "inference", "accuracy", "memory", "main_job", "regressor_parity",
+           "partial_fit_stream"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

@@ -47,7 +47,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
+from .device import (
+    DEVICE_HELP,
+    is_valid_device_name,
+    resolve_device,
+    resolve_device_for_loading,
+    seed_generators,
+)
 from .heads import OutputHead
 from .init import glorot_factor, glorot_uniform_
 from .plan import FitCall, Seeds, TrainingPlan
@@ -372,7 +378,7 @@ class TorchEstimatorBase(BaseEstimator):
 
     def _new_module(self, n_features: int, n_outputs: int, seed: int) -> torch.nn.Module:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            seed_generators(seed, torch.device("cpu"))  # the module is built on the CPU
             try:
                 module = self._build_module(n_features, n_outputs)
             except (MemoryError, OverflowError, RuntimeError, TypeError) as exc:
