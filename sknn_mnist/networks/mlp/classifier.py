@@ -42,8 +42,10 @@ class MLPDigitClassifier(MLPArchitecture, TorchDigitClassifierBase):
         (``learning_rate_init / (t + 1) ** power_t`` with ``t`` the samples seen) and
         'adaptive' (divide by 5 when ``n_iter_no_change`` epochs bring no improvement) are
         scikit-learn's. 'cosine' anneals from ``learning_rate_init`` to 1% of it over
-        ``max_iter`` epochs, updated each batch; it is the default because it removes the
-        epoch-to-epoch wobble of a constant rate at the end of training.
+        the ``max_iter`` epochs of a ``fit``, updated each batch; it is the default
+        because it removes the epoch-to-epoch wobble of a constant rate at the end of
+        training. ``partial_fit`` has no horizon (a stream has no known end): there
+        'cosine' trains at ``learning_rate_init`` on every call, as 'constant' does.
     learning_rate_init : float, default=2e-3
         Initial learning rate (scikit-learn's default is 1e-3: with its Glorot
         initialisation and the cosine decay, 2e-3 gives the 784-100-50-10 network more
@@ -140,17 +142,21 @@ class MLPDigitClassifier(MLPArchitecture, TorchDigitClassifierBase):
     -----
     Same as ``MLPClassifier``: Glorot-uniform initialisation (weights and biases, factor
     2 for 'logistic'), ``alpha`` on every weight matrix (not the biases), the stopping
-    rules, ``warm_start``, ``partial_fit`` (``classes`` on the first call, no early
-    stopping), multilabel indicator targets (sigmoid outputs, indicator predictions),
-    ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out, and the
-    ``ValueError`` when training produces non-finite weights.
+    rules, ``warm_start``, ``partial_fit(X, y, sample_weight=None, classes=None)``
+    (``classes`` on the first call, no early stopping), multilabel indicator targets
+    (sigmoid outputs, indicator predictions), ``predict_log_proba`` as
+    ``np.log(predict_proba)``, a single class in ``y`` (fitted; every prediction is that
+    class), ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out,
+    and the ``ValueError`` when training produces non-finite weights. scikit-learn's own
+    MLP tests run on this class in ``tests/test_sklearn_mlp_suite.py``.
 
     Deliberately different:
 
     - Defaults: ``(100, 50)``, ``batch_size=64``, ``learning_rate_init=2e-3``,
       ``max_iter=15`` and ``learning_rate='cosine'`` (MNIST-tuned) instead of ``(100,)``,
       ``'auto'``, 1e-3, 200 and ``'constant'``; pass those to get scikit-learn's.
-      'cosine' runs a fixed schedule, so it gives no ``ConvergenceWarning``.
+      'cosine' runs a fixed schedule, so it gives no ``ConvergenceWarning``; in
+      ``partial_fit`` it has no horizon (see ``learning_rate``).
     - ``dtype`` (float32 by default, whatever X's dtype) and ``device`` are new; so are
       ``dropout``, ``batch_norm``, the activations 'leaky_relu', 'elu', 'gelu' and the
       solvers 'adamw', 'rmsprop', 'adagrad'; every solver takes every schedule.
@@ -162,9 +168,14 @@ class MLPDigitClassifier(MLPArchitecture, TorchDigitClassifierBase):
       previous batch. ``early_stopping`` stratifies the split for every single-label
       problem.
     - Ctrl-C (``KeyboardInterrupt``) is not swallowed: the completed epochs are kept,
-      then it is raised again, so a script or grid search stops.
-    - ``partial_fit(X, y, classes=None, sample_weight=None)``: ``classes`` comes before
-      ``sample_weight`` (pass both by keyword to write code that works with both).
+      then it is raised again, so a script or grid search stops. Divergence is an
+      error also with early stopping (``MLPClassifier`` then restores its best weights).
+    - A single class in ``y``: ``predict_proba`` has one column of ones (one per class of
+      ``classes_``), where ``MLPClassifier`` returns two.
+    - Messages name your labels: the early-stopping error for a class with one sample
+      says ``Classes with too few members are: [1]`` where ``MLPClassifier`` names its
+      encoded label (``['True']``).
+    - ``verbose`` prints skorch's table, one row per epoch, not ``Iteration n, loss``.
 
     Examples
     --------

@@ -144,8 +144,8 @@ class TorchMLPRegressor(MLPArchitecture, TorchRegressorBase):
     >>> from sknn_mnist import TorchMLPRegressor
     >>> X = np.linspace(-3, 3, 400).reshape(-1, 1)
     >>> y = np.sin(X).ravel()
-    >>> model = TorchMLPRegressor((64, 64), learning_rate_init=1e-2, max_iter=300,
-    ...                           random_state=0).fit(X, y)
+    >>> model = TorchMLPRegressor(hidden_layer_sizes=(64, 64), learning_rate_init=1e-2,
+    ...                           max_iter=300, random_state=0).fit(X, y)
     >>> model.score(X, y) > 0.99
     True
     """
