@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -129,6 +130,8 @@ def test_single_class_fits_as_mlpclassifier(digits, make_clf, y_single):
     np.testing.assert_array_equal(clf.predict_log_proba(X[:50]), np.zeros((50, 1)))
     assert clf.score(X, y) == 1.0
     assert len(clf.loss_curve_) == 5 and clf.loss_curve_[-1] < clf.loss_curve_[0]
+    loaded = pickle.loads(pickle.dumps(clf))  # the head is found again from classes_
+    np.testing.assert_array_equal(loaded.predict_proba(X[:5]), np.ones((5, 1)))
     # Early stopping splits the one class (stratified), and a new label later is an error.
     clf.set_params(early_stopping=True).fit(X, y)
     assert clf.validation_scores_[-1] == 1.0
