@@ -5,8 +5,9 @@ records per-batch history, and expects ``(X, y)`` batches from a ``DataLoader``.
 subclass keeps skorch's machinery (initialisation, ``partial_fit``, optimizer step,
 callbacks, history, ``forward``) and overrides only what was measured or needed:
 
-* the epoch loop: losses and accuracy are summed on the device and read once per epoch,
-  and batches are ``(X, y, sample_weight)`` tensor slices;
+* the epoch loop: the losses and the terms of the head's validation score (accuracy,
+  R^2) are summed on the device and read once per epoch, and batches are
+  ``(X, y, sample_weight)`` tensor slices;
 * the loss: the output head's per-sample loss, sample weights, and the solver's L2 term;
 * the optimizer's parameter groups, from the solver (the L2 penalty on every weight tensor
   with two or more dimensions, and on no bias or normalisation parameter).
@@ -28,6 +29,10 @@ from .solvers import SOLVERS, Solver
 
 class SlicingNeuralNetClassifier(NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` for :class:`~sknn_mnist.core.data.TensorSet` data.
+
+    It trains the regressor too: what is classification about skorch's class (its
+    ``predict``, ``predict_proba``, criterion and target checks) is never used; the head
+    says what the outputs mean.
 
     Parameters
     ----------
