@@ -33,7 +33,7 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
 
     # -- public API -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):  # noqa: N803
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X``, ``y`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -56,7 +56,7 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
 
     @available_if(TorchEstimatorBase._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):  # noqa: N803
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for one epoch on ``X``, ``y``, continuing from the current weights.
 
         The batch size and the scaling of ``alpha`` follow each call's data. There is no
@@ -78,7 +78,7 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
         """
         return self._partial_fit(X, y, sample_weight, classes)
 
-    def predict_proba(self, X):  # noqa: N803
+    def predict_proba(self, X):
         """Class probabilities, float64, columns in ``classes_`` order.
 
         Rows sum to 1, except for a multilabel model: one independent probability per
@@ -87,7 +87,7 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
         logits = self._forward(X).double()  # checks that the model is fitted first
         return self._head.proba(logits).numpy()
 
-    def predict_log_proba(self, X):  # noqa: N803
+    def predict_log_proba(self, X):
         """``np.log(predict_proba(X))``, scikit-learn's definition.
 
         A probability that underflows to 0 in float64 gives ``-inf``, as in
@@ -97,7 +97,7 @@ class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         """Predicted labels from ``classes_``; a 0/1 indicator matrix for multilabel."""
         logits = self._forward(X)  # checks that the model is fitted first
         return self._head.predict(logits, self.classes_)

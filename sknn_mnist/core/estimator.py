@@ -190,7 +190,7 @@ class TorchEstimatorBase(BaseEstimator):
         """The kind of call ``fit`` makes."""
         return FitCall.WARM_FIT if self.warm_start and self._is_trained() else FitCall.FIT
 
-    def _partial_fit(self, X, y, sample_weight, classes=None):  # noqa: N803
+    def _partial_fit(self, X, y, sample_weight, classes=None):
         """One epoch on ``X``, ``y``, continuing from the current weights."""
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -238,13 +238,13 @@ class TorchEstimatorBase(BaseEstimator):
             raise ValueError("early_stopping=True needs validation_fraction > 0.")
         self._check_architecture()
 
-    def _validate_xy(self, X, y, reset: bool):  # noqa: N803
-        X, y = validate_data(self, X, y, reset=reset, accept_sparse=_SPARSE_FORMATS,  # noqa: N806
+    def _validate_xy(self, X, y, reset: bool):
+        X, y = validate_data(self, X, y, reset=reset, accept_sparse=_SPARSE_FORMATS,
                              dtype=self.dtype, multi_output=True, y_numeric=self._y_numeric)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if sp.issparse(X):
-            X = X.toarray()  # noqa: N806
+            X = X.toarray()
         return X, self._validate_targets(y)
 
     def _holdout(self, n_samples: int, seed: int, stratify=None,
@@ -268,7 +268,7 @@ class TorchEstimatorBase(BaseEstimator):
         return train_idx, valid_idx
 
     # -- training: the transaction ---------------------------------------------------------
-    def _fit(self, X, y, sample_weight, *, call: FitCall, classes=None):  # noqa: N803
+    def _fit(self, X, y, sample_weight, *, call: FitCall, classes=None):
         self._check_params()
         saved = dict(vars(self))
         checkpoint = self.trainer_.checkpoint() if call.resumes else None
@@ -321,11 +321,11 @@ class TorchEstimatorBase(BaseEstimator):
                 warn_user(message, ConvergenceWarning)
 
     # -- plan -------------------------------------------------------------------------------
-    def _plan(self, X, y, sample_weight, call: FitCall, classes) -> TrainingPlan:  # noqa: N803
+    def _plan(self, X, y, sample_weight, call: FitCall, classes) -> TrainingPlan:
         """Validate and encode the data of one call; decide rows, batch size and L2."""
         # As scikit-learn: a warm start or a resumed partial_fit checks X against the
         # fitted n_features_in_ (and feature names) instead of resetting them.
-        X, y = self._validate_xy(X, y, reset=call.fresh)  # noqa: N806
+        X, y = self._validate_xy(X, y, reset=call.fresh)
         targets = self._encode(y, call, classes, X.dtype)
         y_enc = targets.y
         if sample_weight is not None:
@@ -443,13 +443,13 @@ class TorchEstimatorBase(BaseEstimator):
         self._set_network_attributes(trainer.module)
 
     # -- prediction -------------------------------------------------------------------------
-    def _forward(self, X) -> torch.Tensor:  # noqa: N803
+    def _forward(self, X) -> torch.Tensor:
         """The network's outputs for ``X`` (validated as at fit), on the CPU."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS,  # noqa: N806
+        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS,
                           dtype=self.dtype)
         if sp.issparse(X):
-            X = X.toarray()  # noqa: N806
+            X = X.toarray()
         return self.trainer_.forward(X)
 
     # -- persistence ------------------------------------------------------------------------

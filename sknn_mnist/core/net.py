@@ -59,7 +59,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         # epoch values directly, so only the timer is kept.
         return [("epoch_timer", EpochTimer())]
 
-    def check_data(self, X, y):  # noqa: N803 - skorch's signature
+    def check_data(self, X, y):
         # The estimator validated the data and encoded the targets already.
         pass
 
@@ -85,7 +85,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         self.solver.set_decay(getattr(self, "optimizer_", None), value)
 
     # -- loss and steps -------------------------------------------------------------------
-    def get_loss(self, y_pred, y_true, X=None, training=False,  # noqa: N803
+    def get_loss(self, y_pred, y_true, X=None, training=False,
                  sample_weight=None):
         losses = self.head.losses(y_pred, y_true)
         if sample_weight is None:
@@ -96,7 +96,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         return loss if penalty is None else loss + penalty
 
     def train_step_single(self, batch, **fit_params):
-        X, y, sample_weight = batch  # noqa: N806
+        X, y, sample_weight = batch
         y_pred = self.module_(X)
         loss = self.get_loss(y_pred, y, training=True, sample_weight=sample_weight)
         loss.backward()
@@ -131,7 +131,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
                    for _, cb in self.callbacks_)
 
     def validation_step(self, batch, **fit_params):
-        X, y, sample_weight = batch  # noqa: N806
+        X, y, sample_weight = batch
         with torch.no_grad():
             y_pred = self.module_(X)
             loss = self.get_loss(y_pred, y, training=False, sample_weight=sample_weight)
@@ -144,7 +144,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             return self.module_(batch[0])
 
     # -- loops ----------------------------------------------------------------------------
-    def fit_loop(self, X, y=None, epochs=None, *, valid_set=None,  # noqa: N803
+    def fit_loop(self, X, y=None, epochs=None, *, valid_set=None,
                  _routing_method=None, **fit_params):
         """Train ``epochs`` epochs on the :class:`TensorSet` ``X``.
 
@@ -195,7 +195,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            X, y, sample_weight = batch  # noqa: N806
+            X, y, sample_weight = batch
             # Sums stay on the device; reading them each batch would sync the GPU.
             if loss_sum is None:
                 loss_sum = torch.zeros_like(step["loss"].detach())

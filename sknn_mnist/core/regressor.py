@@ -42,7 +42,7 @@ class TorchRegressorBase(RegressorMixin, TorchEstimatorBase):
 
     # -- public API -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):  # noqa: N803
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X``, ``y`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -64,7 +64,7 @@ class TorchRegressorBase(RegressorMixin, TorchEstimatorBase):
 
     @available_if(TorchEstimatorBase._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):  # noqa: N803
+    def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``X``, ``y``, continuing from the current weights.
 
         The batch size and the scaling of ``alpha`` follow each call's data. There is no
@@ -83,7 +83,7 @@ class TorchRegressorBase(RegressorMixin, TorchEstimatorBase):
         """
         return self._partial_fit(X, y, sample_weight)
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         """Predicted values, float64: shape ``(n_samples,)`` for one output, else
         ``(n_samples, n_outputs)``, as ``MLPRegressor``."""
         outputs = self._forward(X)  # checks that the model is fitted first

@@ -185,7 +185,7 @@ class Trainer:
         net.set_decay(plan.decay)
         schedule = dict(net.callbacks_)["schedule"]
         schedule.max_epochs, schedule.samples_before = plan.horizon, plan.samples_seen
-        X = to_tensor(plan.X, device)  # noqa: N806
+        X = to_tensor(plan.X, device)
         y = to_tensor(plan.y, device)
         weights = to_tensor(plan.sample_weight, device)
         train_rows, valid_rows = (None if r is None else to_tensor(r, device)
@@ -214,7 +214,7 @@ class Trainer:
         return weights_ok and all(np.isfinite(r["train_loss"]) for r in outcome.rows)
 
     # -- prediction ------------------------------------------------------------------------
-    def forward(self, X: np.ndarray) -> torch.Tensor:  # noqa: N803
+    def forward(self, X: np.ndarray) -> torch.Tensor:
         """Logits of ``X`` on the CPU: the one place where prediction forward passes run."""
         net = self.net
         data = TensorSet(to_tensor(X, net.device))

@@ -154,7 +154,7 @@ class CNNModule(DigitNetwork):
         self.layers = nn.Sequential(layers)
         self.to(dtype)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:  # noqa: N803 - scikit-learn's name
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         images = X.reshape(X.shape[0], *self.image_shape)
         if self.augment is not None:
             images = self.augment(images)
