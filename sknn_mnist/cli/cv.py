@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     params = runtime.model_params(args.model, params)
     model = runtime.make_pipeline(args, params)
     n_jobs = runtime.search_jobs(args, work=args.cv)
-    X, y = runtime.train_rows(args, cv=args.cv)  # noqa: N806
+    X, y = runtime.train_rows(args, cv=args.cv)
     desc = f"{args.cv}-fold CV of {args.model} on {len(y)} rows"
     with runtime.run_context(args, work=args.cv) as context, \
             runtime.progress_bar(args, args.cv, desc) as bar, user_errors():

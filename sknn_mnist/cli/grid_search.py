@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
                                cv=args.cv, max_train=args.max_train,
                                param_grids={args.model: grid},
                                random_state=args.random_state, quick_max_train=None).validate()
-    X, y = plan.grid_data(args.model, *plan.training_data(train.data, train.target))  # noqa: N806
+    X, y = plan.grid_data(args.model, *plan.training_data(train.data, train.target))
     folds = make_folds(args.cv, args.random_state)
     desc = f"grid search of {args.model} on {len(y)} rows"
     with runtime.run_context(args, work=plan[args.model].grid_fits) as context, \

@@ -67,7 +67,7 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
         X, y, meta = _read_arrays(path, spec)
     except CacheCorruptError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever fails, the cache is rebuilt
+    except Exception as exc:  # whatever fails, the cache is rebuilt
         # zipfile checks each member's CRC-32 and numpy the .npy header, so truncation and
         # most bit flips already surface here; a cache that cannot be read for any other
         # reason (metadata nested too deep...) is no better.
