@@ -249,6 +249,22 @@ def test_classifier_without_network_state(mlp, tmp_path):
         load_model(path)
 
 
+@pytest.mark.parametrize("forge", ["no network", "softmax"])
+def test_forged_regressors_are_refused(data, tmp_path, forge):
+    from sknn_mnist.networks.mlp.regressor import TorchMLPRegressor
+
+    X, y = data
+    model = TorchMLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0,
+                              device="cpu").fit(X / 16, y.astype(float))
+    if forge == "no network":
+        del model.trainer_
+    else:
+        model.out_activation_ = "softmax"  # a classifier's head on a regressor
+    path = save_model(model, tmp_path / "regressor.skops")
+    with pytest.raises(CorruptModelFileError, match="no network state|out_activation_"):
+        load_model(path)
+
+
 @pytest.mark.parametrize("classes", [slice(0, 5), slice(0, 1)])
 def test_shortened_classes_are_refused(mlp, tmp_path, classes):
     model = copy.deepcopy(mlp)

@@ -22,7 +22,8 @@ forever. :func:`check_model` checks, for every estimator of a loaded model:
   support vectors have one column per feature, whose per-class support counts add up to
   them, whose dual coefficients, intercepts and Platt parameters have the shapes libsvm
   reads, and whose support indices lie within the training set;
-- the torch classifiers: a fitted one has its network, and its classes match its outputs.
+- the torch estimators (classifiers, regressors): a fitted one has its network, an output
+  activation of its kind, and (a classifier) classes that match its outputs.
 
 Violations raise :class:`InconsistentModelError` (a :class:`ValueError`) saying what is
 wrong; :mod:`sknn_mnist.io.persistence` adds the file's name.
@@ -301,9 +302,10 @@ def _check_svc_coefficients(est: Any, n_class: int, n_sv: int) -> None:
         raise _fail(f"{_name(est)}._gamma is {gamma!r}")
 
 
-# -- the torch classifiers ---------------------------------------------------------------------
-def _check_torch_classifier(est: Any) -> None:
-    from ..core.heads import HEADS, head_of
+# -- the torch estimators ----------------------------------------------------------------------
+def _check_torch_estimator(est: Any) -> None:
+    """A fitted torch classifier or regressor: its network, and outputs matching its head."""
+    from ..core.heads import HEADS, REGRESSION_HEADS, ClassifierHead, head_of
 
     if not any(hasattr(est, a) for a in ("classes_", "n_outputs_", "trainer_")):
         return  # never fitted
@@ -312,17 +314,22 @@ def _check_torch_classifier(est: Any) -> None:
     _n_features(est)
     n_outputs, activation = getattr(est, "n_outputs_", None), getattr(est, "out_activation_",
                                                                       None)
+    classifier = hasattr(est, "classes_") or hasattr(type(est), "predict_proba")
+    heads = HEADS if classifier else REGRESSION_HEADS
     if not _is_int(n_outputs) or n_outputs < 1 or activation not in {
-            h.out_activation for h in HEADS.values()}:
+            h.out_activation for h in heads.values()}:
         raise _fail(f"{_name(est)} has n_outputs_={n_outputs!r}, "
                     f"out_activation_={activation!r}")
-    head = head_of(activation, n_outputs)
+    if not classifier:
+        return
     classes = getattr(est, "classes_", None)
-    if (not isinstance(classes, np.ndarray) or classes.ndim != 1
-            or head.n_outputs(len(classes)) != n_outputs
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1 or len(classes) < 1:
+        raise _fail(f"{_name(est)}.classes_ is not a 1-d array of classes")
+    head = head_of(activation, n_outputs, len(classes))
+    if (not isinstance(head, ClassifierHead) or head.n_outputs(len(classes)) != n_outputs
             or (head.name == "binary" and len(classes) != 2)):
         raise _fail(f"{_name(est)} has {n_outputs} outputs ({head.name}) but classes_ of "
-                    f"shape {getattr(classes, 'shape', None)}")
+                    f"shape {classes.shape}")
 
 
 # -- the walk ----------------------------------------------------------------------------------
@@ -333,14 +340,14 @@ def _checks() -> list[tuple[type, Callable[[Any], None]]]:
     from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
 
-    from ..core.classifier import TorchDigitClassifierBase
+    from ..core.estimator import TorchEstimatorBase
     from ..study.scaler import PixelScaler
 
     return [(Pipeline, _check_pipeline), (MinMaxScaler, _check_min_max_scaler),
             (StandardScaler, _check_standard_scaler), (PixelScaler, _check_pixel_scaler),
             (RandomForestClassifier, _check_forest),
             (DecisionTreeClassifier, _check_decision_tree), (SVC, _check_svc),
-            (TorchDigitClassifierBase, _check_torch_classifier)]
+            (TorchEstimatorBase, _check_torch_estimator)]
 
 
 def _estimators(model: Any) -> Iterator[Any]:
