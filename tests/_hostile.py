@@ -28,9 +28,12 @@ MEMORY_LIMIT = 3 * 2**30
 _LAUNCHER = ("import os, resource, sys; limit = int(sys.argv[1]); "
              "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); "
              "os.execv(sys.argv[2], sys.argv[2:])")
-#: Prints the child's peak resident memory (MiB) as the last line of stdout.
-PEAK_RSS = ("\nimport resource\n"
-            "print('peak_rss_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+#: Python code that prints the child's peak resident memory (MiB) as the last line of
+#: stdout: VmHWM, the peak of this program's own memory. (ru_maxrss is not: it survives
+#: exec, and a child forked from a large test process starts with the parent's.)
+PEAK_RSS = ("\nwith open('/proc/self/status') as status:\n"
+            "    hwm = next(line for line in status if line.startswith('VmHWM'))\n"
+            "print('peak_rss_mib', int(hwm.split()[1]) // 1024)\n")
 
 
 def run_limited(argv: Sequence[str | os.PathLike[str]], *, timeout: float = 120,

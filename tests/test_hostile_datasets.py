@@ -303,14 +303,18 @@ def test_the_first_load_of_mnist_stays_within_a_few_hundred_mb(mnist_dir, tmp_pa
     X, y = load_dataset("mnist", subset="all", idx_dir=mnist_dir, return_X_y=True,
                         data_home=tmp_path / "from-idx")
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "import minio, openml, pandas, pyarrow.parquet\n"
         "from sknn_mnist.datasets import load_dataset\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024\n"
+        "def hwm():\n"
+        "    with open('/proc/self/status') as status:\n"
+        "        line = next(line for line in status if line.startswith('VmHWM'))\n"
+        "    return int(line.split()[1]) // 1024\n"
+        "base = hwm()\n"
         "b = load_dataset('mnist', subset='all', data_home=sys.argv[2], openml_url=sys.argv[1],"
         " progress=False)\n"
         "assert b.source == 'openml' and b.data.shape == (70000, 784)\n"
-        "print('above', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - base)\n")
+        "print('above', hwm() - base)\n")
     with local_openml() as server:
         server.add_dataset(554, X, y, arff=False)
         proc = run_python(code, server.url, tmp_path / "home", timeout=300)
