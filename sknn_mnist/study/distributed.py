@@ -43,6 +43,7 @@ import logging
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -343,10 +344,35 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
                                silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster, timeout=timeout, set_as_default=False)
+        client.register_plugin(_quiet_shutdown_plugin()(), name="sknn-mnist-quiet-shutdown")
     except BaseException:
         cluster.close()
         raise
     return cluster, client
+
+
+def _ignore_closed_loop_clients(unraisable: Any, previous: Any = sys.unraisablehook) -> None:
+    """An unraisable-exception hook: a worker client garbage-collected after its event loop
+    closed (a task cut short by the cluster's shutdown, after Ctrl-C) says nothing."""
+    exc = unraisable.exc_value
+    if isinstance(exc, RuntimeError) and "IOLoop is closed" in str(exc):
+        return
+    previous(unraisable)
+
+
+@functools.cache
+def _quiet_shutdown_plugin() -> type:
+    """A worker plugin that installs :func:`_ignore_closed_loop_clients` in each worker of a
+    local cluster (which print on this process's terminal), restarted ones included."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietShutdown(WorkerPlugin):
+        idempotent = True
+
+        def setup(self, worker: Any) -> None:
+            sys.unraisablehook = _ignore_closed_loop_clients
+
+    return QuietShutdown
 
 
 @contextlib.contextmanager
