@@ -254,8 +254,11 @@ def _open(data: bytes, name: str, limits: ImageLimits) -> Image.Image:
             f"decompression bomb: {_reason(exc)})", name) from None
     except _DECODE_ERRORS as exc:
         formats = ", ".join(FORMATS)
+        # Pillow's "cannot identify image file <_io.BytesIO ...>" says nothing more.
+        reason = ("not in a format it knows" if isinstance(exc, UnidentifiedImageError)
+                  else _reason(exc))
         raise UnreadableImageError(
-            f"{name}: not a readable image ({_reason(exc)}); supported formats: {formats}",
+            f"{name}: not a readable image ({reason}); supported formats: {formats}",
             name) from None
     width, height = image.size
     if width * height > limits.max_pixels:
