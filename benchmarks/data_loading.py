@@ -29,9 +29,9 @@ from _common import machine_info, parser
 from _common import write_result as _write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _openml_server import local_openml  # noqa: E402 - the tests' server, found above
+from _openml_server import local_openml  # the tests' server, found above
 
-from sknn_mnist.datasets import DATASETS, load_dataset  # noqa: E402
+from sknn_mnist.datasets import DATASETS, load_dataset
 
 # The project's dependencies before openml (pyproject.toml), and openml.
 BASE = ("numpy", "scikit-learn", "torch", "skorch", "joblib", "tqdm", "matplotlib", "skops")

@@ -1,6 +1,6 @@
 """``python -m sknn_mnist``: the same command line as ``sknn-mnist``."""
 
-from .cli.main import main
+from .cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,8 +15,9 @@ import hashlib
 import io
 import socket
 import threading
+import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -125,13 +126,16 @@ class LocalOpenML:
     """OpenML's dataset download API on 127.0.0.1 for the datasets added to it.
 
     ``fail(path, *actions)`` queues what the next requests to ``path`` get before the normal
-    answer: an int is an HTTP status, ``"drop"`` closes the connection without a reply.
+    answer: an int is an HTTP status, ``"drop"`` closes the connection without a reply, a
+    float is a delay in seconds before the normal answer. ``on_request[path]`` is called
+    (in the server's thread) when a request for ``path`` arrives, before it is answered.
     """
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.script: dict[str, deque] = defaultdict(deque)
         self.requests: list[str] = []
+        self.on_request: dict[str, Callable[[], None]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -172,7 +176,7 @@ class LocalOpenML:
     def parquet_path(data_id: int) -> str:
         return f"/datasets/{data_id}/dataset_{data_id}.pq"
 
-    def fail(self, path: str, *actions: int | str) -> None:
+    def fail(self, path: str, *actions: int | str | float) -> None:
         self.script[path].extend(actions)
 
     def count(self, path: str, method: str = "GET") -> int:
@@ -199,6 +203,11 @@ class LocalOpenML:
                 owner.requests.append(f"{self.command} {path}")
                 queue = owner.script.get(path)
                 action = queue.popleft() if queue else None
+                if path in owner.on_request:
+                    owner.on_request[path]()
+                if isinstance(action, float):
+                    time.sleep(action)
+                    action = None
                 if action == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

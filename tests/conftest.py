@@ -1,4 +1,10 @@
-"""Shared fixtures for the estimator tests: small datasets and a small-classifier factory."""
+"""Shared fixtures for the tests: small datasets, a small-classifier factory, MNIST's files.
+
+Markers (pyproject.toml): ``slow`` (real MNIST training or a benchmark run), ``subprocess``
+(runs the CLI, an example or a benchmark in a fresh interpreter that imports torch and
+trains), ``mnist`` (needs the real MNIST files in :data:`MNIST_DIR`: skipped without them),
+``cuda``. The fast tier, ``make test-fast``, is ``-m "not slow and not subprocess"``.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,26 @@ import os
 # runs too.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
-#: The four IDX gz files of MNIST, shared between checkouts (absent on most machines).
+#: The four IDX gz files of MNIST, shared between checkouts (absent on most machines). The
+#: one definition: tests get it from the ``mnist_dir`` fixture and carry the ``mnist`` mark.
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``mnist`` when the MNIST files are not there."""
+    if MNIST_DIR.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"needs the MNIST IDX files in {MNIST_DIR}")
+    for item in items:
+        if item.get_closest_marker("mnist") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -77,4 +94,5 @@ def make_clf():
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
+    """:data:`MNIST_DIR` (mark the test ``mnist`` when it needs the files to be there)."""
     return MNIST_DIR

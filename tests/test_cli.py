@@ -41,6 +41,7 @@ def test_digits():
     return load_dataset("digits", subset="test", return_X_y=True)
 
 
+@pytest.mark.subprocess
 def test_compare_in_a_subprocess(tmp_path):
     out = tmp_path / "cmp"
     proc = run_cli("compare", "--dataset", "digits", "--quick", "--cv", "2", "--max-train",
@@ -78,6 +79,7 @@ def test_compare_no_learning_curve_skips_the_extra_fit(tmp_path, monkeypatch):
     assert (tmp_path / "without" / "mlp-learning-curve.png").exists()
 
 
+@pytest.mark.subprocess
 def test_train_evaluate_predict_round_trip(tmp_path, test_digits):
     X, y = test_digits
     model = tmp_path / "rf.skops"
@@ -141,7 +143,7 @@ def test_grid_search_quick_builtin_grid(capsys):
 
 
 @pytest.mark.parametrize("command", ["compare", "train", "evaluate", "cv", "grid-search",
-                                     "predict"])
+                                     "predict", "info", "export", "datasets"])
 def test_help_on_every_subcommand(command, capsys):
     assert main([command, "--help"]) == 0
     assert "usage: sknn-mnist" in capsys.readouterr().out
@@ -217,6 +219,12 @@ def _bad_inputs(tmp, model_file):
                                    str(tmp / "unknown.json")],
         "too few folds": ["cv", "--model", "rf", *base, "--cv", "1"],
         "missing subcommand": [],
+        "--max-train below the classes (compare)": ["compare", *base, "--max-train", "5",
+                                                    "--out", str(tmp / "c5")],
+        "--cv above the rarest class (grid-search)": ["grid-search", "--model", "rf", *base,
+                                                      "--cv", "99999"],
+        "unknown dataset (datasets info)": ["datasets", "info", "nope"],
+        "missing datasets subcommand": ["datasets"],
     }
 
 
@@ -264,6 +272,141 @@ def test_help_and_argument_errors_import_nothing_heavy(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_compare_prints_its_plan_before_any_training(tmp_path, monkeypatch, capsys):
+    import sknn_mnist.compare as compare_module
+
+    seen = {}
+    real = compare_module.compare
+
+    def spy(*args, **kwargs):
+        seen["stderr so far"] = capsys.readouterr().err
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "compare", spy)
+    assert main(["compare", "--dataset", "digits", "--quick", "--cv", "2", "--max-train", "300",
+                 "--models", "rf,svm", "--out", str(tmp_path / "cmp")]) == 0
+    assert seen["stderr so far"].splitlines() == [
+        "plan: 300 training rows (a stratified subsample of 1437), 2-fold CV, selection CV on "
+        "300 rows",
+        "  rf: grid search on 300 rows, 2 candidates x 2 folds = 4 fits; selection reuses "
+        "these scores",
+        "  svm: grid search on 300 rows, 2 candidates x 2 folds = 4 fits; selection reuses "
+        "these scores",
+        "  8 CV fits, then each model refit on 300 rows"]
+    progress = [line for line in capsys.readouterr().err.splitlines() if "fits done" in line]
+    assert progress[-1].startswith("rf: grid search on 300 rows: 8/8 fits done") or \
+        progress[-1].startswith("svm: grid search on 300 rows: 8/8 fits done")
+    # --quiet: no plan, no progress.
+    assert main(["compare", "--dataset", "digits", "--quick", "--cv", "2", "--max-train", "300",
+                 "--models", "rf", "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_datasets_command(tmp_path, capsys):
+    from sknn_mnist.cli import datasets as datasets_command
+    from sknn_mnist.datasets import _load, _openml
+
+    assert main(["datasets", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in ("mnist", "kmnist", "digits"))
+    assert main(["datasets", "info", "digits", "--data-home", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["subsets"]["train"]["n_samples"] == 1437
+    # The help names the environment variables the datasets package reads.
+    assert (datasets_command.ENV_DATA_HOME, datasets_command.ENV_IDX_DIR,
+            datasets_command.ENV_OPENML_URL) == (_load.ENV_DATA_HOME, _load.ENV_IDX_DIR,
+                                                 _openml.ENV_OPENML_URL)
+
+
+def test_every_help_imports_nothing_heavy():
+    # `sknn-mnist --help` and every command's --help are argparse alone: no numpy,
+    # scikit-learn or torch (the commands import them at the top of their run).
+    code = ("import sys\nfrom sknn_mnist.cli import COMMANDS, main\n"
+            "helps = [['--help'], *([name, '--help'] for name in COMMANDS),\n"
+            "         ['datasets', 'info', '--help'], ['datasets', 'list', '--help']]\n"
+            "for argv in helps:\n"
+            "    assert main(argv) == 0, argv\n"
+            "heavy = {'numpy', 'sklearn', 'torch', 'joblib'} & set(sys.modules)\n"
+            "assert not heavy, heavy\n"
+            "print(len(helps))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "12"
+
+
+def _cli_imports() -> dict[str, set[str]]:
+    """For each module of sknn_mnist.cli, the modules of sknn_mnist.cli it imports (at any
+    level: function-local imports count too)."""
+    import ast
+    from pathlib import Path
+
+    import sknn_mnist.cli
+
+    folder = Path(sknn_mnist.cli.__file__).parent
+    names = {path.stem for path in folder.glob("*.py")}
+    graph = {}
+    for path in folder.glob("*.py"):
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                edges |= {t.split(".")[0] for t in targets} & names
+        graph[path.stem] = edges - {path.stem}
+    return graph
+
+
+def test_cli_modules_have_no_import_cycle_and_import_alone():
+    graph = _cli_imports()
+    assert set(graph) >= {"__init__", "common", "runtime", "compare", "train", "evaluate", "cv",
+                          "grid_search", "predict", "info", "export", "datasets"}
+    commands = set(graph) - {"__init__", "common", "runtime"}
+    assert graph["__init__"] == commands | {"common"}  # the one list of commands
+    assert graph["common"] == set()  # common never imports a command module (or runtime)
+    assert graph["runtime"] == {"common"}
+    for name in commands:
+        assert graph[name] <= {"common", "runtime"}, name
+
+    def visit(name, path):
+        assert name not in path, f"import cycle: {' -> '.join([*path, name])}"
+        for target in graph[name]:
+            visit(target, [*path, name])
+
+    visit("__init__", [])
+    # And each module imports on its own, in a fresh interpreter.
+    code = ("import importlib, sys\n"
+            "name = sys.argv[1]\n"
+            "importlib.import_module(name)\n")
+    for name in sorted(graph):
+        module = "sknn_mnist.cli" + ("" if name == "__init__" else f".{name}")
+        proc = subprocess.run([sys.executable, "-c", code, module], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, (module, proc.stderr)
+
+
+def test_ctrl_c_cancels_the_token_and_silences_the_warnings_of_a_stopping_run():
+    import os
+    import warnings
+
+    from sknn_mnist.cli.common import cancel_on_ctrl_c
+    from sknn_mnist.study.context import CancellationToken
+
+    token = CancellationToken()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with cancel_on_ctrl_c(token):
+            warnings.warn("before Ctrl-C", UserWarning, stacklevel=1)
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises here
+            assert token.cancelled
+            # (What a training loop says when it stops: no advice to resume applies.)
+            warnings.warn("Training was interrupted; call partial_fit", UserWarning,
+                          stacklevel=1)
+        warnings.warn("after the command", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["before Ctrl-C", "after the command"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def _interrupt_after(args, marker, tmp_path):
     """Start the CLI, send Ctrl-C (SIGINT) once stderr shows ``marker``; return the result."""
     proc = subprocess.Popen([sys.executable, "-m", "sknn_mnist", *args], cwd=tmp_path,
@@ -279,6 +422,7 @@ def _interrupt_after(args, marker, tmp_path):
     return proc.returncode, "".join(seen) + err, out, time.perf_counter() - start
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_during_train_saves_nothing_and_exits_130(tmp_path):
     model = tmp_path / "half.skops"
     rc, err, out, _ = _interrupt_after(
@@ -290,6 +434,7 @@ def test_ctrl_c_during_train_saves_nothing_and_exits_130(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no model, no temporary file
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     out_dir = tmp_path / "gs"
     rc, err, out, seconds = _interrupt_after(
@@ -305,6 +450,7 @@ def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     assert not out_dir.exists() and out == ""
 
 
+@pytest.mark.subprocess
 def test_bad_input_in_a_subprocess_has_no_traceback(tmp_path):
     proc = run_cli("evaluate", str(tmp_path / "missing.joblib"), "--dataset", "digits")
     assert proc.returncode == 2

@@ -26,7 +26,6 @@ from sknn_mnist.networks.cnn.module import CNNModule, infer_image_shape
 from sknn_mnist.persistence import load_model, save_model
 
 ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 
 
 # -- image shapes -------------------------------------------------------------------------
@@ -265,6 +264,7 @@ def test_cuda_fit_with_augmentation_loads_on_the_cpu(digits_small, tmp_path):
 
 
 # -- the example and the benchmark --------------------------------------------------------
+@pytest.mark.subprocess
 def test_mlp_vs_cnn_example_on_digits(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "mlp_vs_cnn.py"),
                            "--dataset", "digits", "--max-iter", "4"], cwd=tmp_path,
@@ -282,11 +282,12 @@ def test_mlp_vs_cnn_example_on_digits(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"{MNIST_DIR} not found")
-def test_quick_benchmark_writes_json(tmp_path):
+@pytest.mark.subprocess
+@pytest.mark.mnist
+def test_quick_benchmark_writes_json(tmp_path, mnist_dir):
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "cnn.py"), "--quick", "--out",
-         str(tmp_path), "--idx-dir", str(MNIST_DIR), "--data-home", str(tmp_path / "data"),
+         str(tmp_path), "--idx-dir", str(mnist_dir), "--data-home", str(tmp_path / "data"),
          "--device", "cpu"], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "cnn-quick.json").read_text())

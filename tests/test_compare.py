@@ -210,16 +210,18 @@ class _SwallowsCtrlC(ClassifierMixin, BaseEstimator):
 
 
 def test_a_swallowed_ctrl_c_still_stops_the_search():
+    from sknn_mnist.cli.common import cancel_on_ctrl_c
     from sknn_mnist.compare import grid_search
-    from sknn_mnist.study.interrupt import catch_sigint, interrupted
+    from sknn_mnist.study.context import CancellationToken, RunCancelled, RunContext
 
     X, y = np.zeros((20, 2)), np.arange(20) % 2
-    with catch_sigint(), pytest.raises(KeyboardInterrupt):
-        grid_search(_SwallowsCtrlC(), {}, X, y, cv=make_folds(2), n_jobs=1)
-    assert interrupted()
-    # The next guarded run starts with a clean flag.
-    with catch_sigint():
-        assert not interrupted()
+    token = CancellationToken()
+    with cancel_on_ctrl_c(token), pytest.raises(RunCancelled):
+        grid_search(_SwallowsCtrlC(), {}, X, y, cv=make_folds(2), n_jobs=1,
+                    context=RunContext(cancel=token))
+    assert token.cancelled
+    # Ctrl-C's handler is the default one again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_progress_in_a_log_is_one_line_per_step_and_fit(capsys):

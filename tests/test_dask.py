@@ -261,6 +261,29 @@ def test_cli_runs_on_cluster_and_reports_unreachable_scheduler(cluster, tmp_path
                           f"at {address}") and err.count("\n") == 1
 
 
+def test_a_session_in_the_context_is_used_without_any_implicit_default(cluster, digits_raw,
+                                                                       loky_reference):
+    from sknn_mnist.compare import grid_search
+    from sknn_mnist.distributed import active_session, dask_session
+    from sknn_mnist.study.context import RunContext
+
+    local, client = cluster
+    X, y = digits_raw
+    pipe = _pipe()
+    with dask_session(local.scheduler_address) as session:
+        # An explicit session: not the default of Dask, of joblib or of active_session().
+        assert active_session() is None
+        assert type(joblib.parallel.get_active_backend()[0]).__name__ != "DaskDistributedBackend"
+        with distributed.get_task_stream(client=session.client) as stream:
+            search = grid_search(pipe, GRID, X, y, cv=CV, n_jobs=2,
+                                 context=RunContext(dask=session))
+        assert RunContext(dask=session).backend == "dask"
+    ran = {t["worker"] for t in stream.data if "fit_and_score" in str(t["key"])}
+    assert ran == set(client.nthreads())  # both workers of the cluster fitted
+    _assert_same_results(search.cv_results_, loky_reference)
+    assert session.client.status == "closed"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_killed_worker_search_completes_with_same_results(cluster, digits_raw,
                                                           loky_reference):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import sknn_mnist.datasets as ds
+from sknn_mnist.cli.datasets import main as cli_main
 from sknn_mnist.datasets import (
     DATASETS,
     DatasetUnavailableError,
@@ -22,7 +23,6 @@ from sknn_mnist.datasets import (
     load_mnist,
     register_dataset,
 )
-from sknn_mnist.datasets._info import main as cli_main
 
 try:
     from _openml_server import isolate_env, register_tiny, tiny_arrays, tiny_spec, write_idx_dir

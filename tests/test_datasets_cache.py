@@ -167,8 +167,9 @@ def test_loader_survives_unwritable_cache(
 ) -> None:
     _, X, y, _ = _idx_tiny(monkeypatch, tmp_path)
     monkeypatch.setattr(cache_mod, "_dump", _failing_dump(OSError(30, "Read-only file system")))
-    with pytest.warns(UserWarning, match="could not write"):
+    with pytest.warns(UserWarning, match="could not write") as record:
         b = load_dataset("tiny", idx_dir=tmp_path / "idx")
+    assert [w.filename for w in record] == [__file__], "the warning points at the caller"
     np.testing.assert_array_equal(b.data, X[:6])
     assert b.cache_path is None and b.checksums["sha256"]
     assert list(data_home.iterdir()) == []
@@ -193,8 +194,9 @@ def test_corrupt_cache_rebuilt_from_idx(
     load_dataset("tiny", idx_dir=tmp_path / "idx")
     path = cache_path(data_home, spec)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.warns(UserWarning, match="corrupt"):
+    with pytest.warns(UserWarning, match="corrupt") as record:
         b = load_dataset("tiny", idx_dir=tmp_path / "idx", subset="all")
+    assert [w.filename for w in record] == [__file__], "the warning points at the caller"
     assert b.source == "idx"
     np.testing.assert_array_equal(b.data, X)
     assert read_cache(path, spec)[2]["sha256"] == b.checksums["sha256"]
@@ -240,9 +242,10 @@ def test_cache_path_that_is_a_directory_is_reported_as_such(
     _, X, y, spec = _idx_tiny(monkeypatch, tmp_path)
     path = cache_path(data_home, spec)
     path.mkdir(parents=True)
-    with pytest.warns(UserWarning, match="is a directory"):
+    with pytest.warns(UserWarning, match="is a directory") as record:
         with pytest.raises(DatasetUnavailableError) as info:
             load_dataset("tiny")
+    assert [w.filename for w in record] == [__file__], "the warning points at the caller"
     assert f"cache {path}: is a directory" in info.value.attempts[0]
     assert "not found" not in info.value.attempts[0]
     # The IDX files still load; only the cache cannot be written.
@@ -250,6 +253,7 @@ def test_cache_path_that_is_a_directory_is_reported_as_such(
         assert load_dataset("tiny", idx_dir=tmp_path / "idx").source == "idx"
     assert [("is a directory" in str(w.message), "could not write" in str(w.message))
             for w in record] == [(True, False), (False, True)]
+    assert {w.filename for w in record} == {__file__}
     assert path.is_dir()
 
 
@@ -261,7 +265,8 @@ def test_unwritable_default_data_folder_loads_idx_without_cache(
     (tmp_path / "home_is_a_file").write_text("")
     monkeypatch.delenv("SKNN_MNIST_DATA")
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "home_is_a_file" / "data"))
-    with pytest.warns(UserWarning, match="could not write"):
+    with pytest.warns(UserWarning, match="could not write") as record:
         b = load_dataset("tiny", idx_dir=tmp_path / "idx", subset="all")
+    assert [w.filename for w in record] == [__file__], "the warning points at the caller"
     np.testing.assert_array_equal(b.data, X)
     assert b.source == "idx" and b.cache_path is None

@@ -9,21 +9,17 @@ import pytest
 
 from sknn_mnist.datasets import DATASETS, load_mnist
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"{MNIST_DIR} not found"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.mnist]
 
 
-def test_real_mnist_via_idx_dir_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_mnist_via_idx_dir_then_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           mnist_dir: Path) -> None:
     monkeypatch.delenv("SKNN_MNIST_IDX_DIR", raising=False)
     # Nothing listens on port 9 of localhost: the test must never need the network.
     monkeypatch.setenv("SKNN_MNIST_OPENML_URL", "http://127.0.0.1:9")
     home = tmp_path / "data_home"
 
-    train = load_mnist(subset="train", data_home=home, idx_dir=MNIST_DIR)
+    train = load_mnist(subset="train", data_home=home, idx_dir=mnist_dir)
     assert train.source == "idx"
     assert train.data.shape == (60_000, 784) and train.data.dtype == np.uint8
     assert train.images.shape == (60_000, 28, 28)

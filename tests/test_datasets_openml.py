@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -245,6 +246,44 @@ def test_silent_server_times_out(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(DatasetUnavailableError, match=r"no answer \(timed out"):
             _load()
         assert time.perf_counter() - t0 < 5
+    import openml._api_calls
     import requests.adapters
 
-    assert requests.adapters.HTTPAdapter.send.__name__ == "send"  # openml's requests restored
+    assert requests.adapters.HTTPAdapter.send.__name__ == "send"  # requests never patched
+    assert openml._api_calls.requests is requests  # openml's view of it restored
+
+
+def test_other_requests_in_the_process_keep_their_own_timeouts(
+        tiny, server: LocalOpenML, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While openml's requests have the package's timeout, another thread's request (here
+    # made during the load, without a timeout, to an answer slower than that timeout) goes
+    # through requests as it is, and waits for its answer.
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    monkeypatch.setattr(_openml, "TIMEOUT", (2.0, 0.5))
+    server.add_dataset(TINY_ID, X_TINY, Y_TINY)
+    server.files["/slow"] = (b"slow answer", "application/octet-stream")
+    server.fail("/slow", 1.0)  # answers after 1 s, beyond the 0.5 s read limit
+    send, session = HTTPAdapter.send, requests.Session
+    seen: dict[str, object] = {}
+    arrived = threading.Event()
+    server.on_request["/slow"] = arrived.set
+
+    def other_code() -> None:
+        try:
+            seen["other"] = requests.get(server.url + "/slow").content
+        except requests.RequestException as exc:
+            seen["other"] = exc
+
+    other = threading.Thread(target=other_code, daemon=True)
+
+    def during_the_load() -> None:  # runs while openml waits for the description
+        seen["send"], seen["session"] = HTTPAdapter.send is send, requests.Session is session
+        other.start()
+        arrived.wait(5)  # the other request is in flight before the load goes on
+
+    server.on_request[server.description_path(TINY_ID)] = during_the_load
+    assert _load().source == "openml"
+    other.join(10)
+    assert seen == {"send": True, "session": True, "other": b"slow answer"}

@@ -476,3 +476,34 @@ def test_verbose_zero_prints_nothing(digits_small, make_clf, capsys, params):
     out, err = capsys.readouterr()
     assert out == ""
     assert err == ""
+
+
+# -- divergence and batch normalisation ----------------------------------------------------
+
+
+@pytest.mark.parametrize("cnn", [False, True])
+def test_a_finite_but_diverged_fit_warns(digits_small, cnn):
+    """A learning rate of 1e3 ends far above chance loss without overflowing: say so."""
+    from sknn_mnist import CNNDigitClassifier, MLPDigitClassifier
+
+    X, y = digits_small
+    clf = (CNNDigitClassifier(channels=(4,), max_iter=2) if cnn
+           else MLPDigitClassifier(max_iter=5))
+    clf.set_params(learning_rate_init=1e3, random_state=0, device="cpu")
+    with pytest.warns(ConvergenceWarning, match="Training diverged") as record:
+        clf.fit(X, y)
+    assert record[0].filename == __file__  # points at the user's line
+    assert np.isfinite(clf.loss_)
+
+
+def test_a_sound_fit_does_not_warn_of_divergence(digits_small, make_clf):
+    X, y = digits_small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_clf(learning_rate="cosine").fit(X, y)
+
+
+def test_batch_norm_with_batches_of_one_is_refused_clearly(digits_small, make_clf):
+    X, y = digits_small
+    with pytest.raises(ValueError, match="batch_norm=True needs batches of at least 2"):
+        make_clf(batch_norm=True, batch_size=1).fit(X[:50], y[:50])

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+pytestmark = pytest.mark.subprocess  # each test runs an example in a fresh interpreter
 
 
 def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:

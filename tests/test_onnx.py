@@ -17,9 +17,6 @@ from sknn_mnist.onnx_export import export_onnx, to_onnx
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
 def _run(proto_or_path, X):
     source = proto_or_path if isinstance(proto_or_path, str | Path) else (
         proto_or_path.SerializeToString())
@@ -97,15 +94,15 @@ def test_unsupported_and_unfitted_models_are_refused(tmp_path, digits, make_clf)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"{MNIST_DIR} not found")
+@pytest.mark.mnist
 @pytest.mark.parametrize("scaler", [PixelScaler(), MinMaxScaler()], ids=["pixel", "minmax"])
-def test_mnist_test_set_matches_onnxruntime(tmp_path, scaler):
+def test_mnist_test_set_matches_onnxruntime(tmp_path, scaler, mnist_dir):
     from sknn_mnist import MLPDigitClassifier
     from sknn_mnist.datasets import load_mnist
 
-    X_train, y_train = load_mnist(subset="train", idx_dir=MNIST_DIR, data_home=tmp_path,
+    X_train, y_train = load_mnist(subset="train", idx_dir=mnist_dir, data_home=tmp_path,
                                   return_X_y=True)
-    X_test, _ = load_mnist(subset="test", idx_dir=MNIST_DIR, data_home=tmp_path,
+    X_test, _ = load_mnist(subset="test", idx_dir=mnist_dir, data_home=tmp_path,
                            return_X_y=True)
     model = make_pipeline(scaler, MLPDigitClassifier(max_iter=2, random_state=0,
                                                      device="cpu"))
@@ -113,6 +110,7 @@ def test_mnist_test_set_matches_onnxruntime(tmp_path, scaler):
     _assert_matches(model, X_test)
 
 
+@pytest.mark.subprocess
 def test_benchmark_quick_run_writes_json(tmp_path):
     import json
     import subprocess

@@ -191,3 +191,17 @@ def test_state_holds_only_plain_data_for_skops(digits_small, make_clf, params, c
     assert isinstance(blob, bytes)
     tensors = torch.load(io.BytesIO(blob), weights_only=True)
     assert all(t.device.type == "cpu" for t in tensors["module"].values())
+
+
+def test_edited_architecture_is_refused_before_the_network_is_built(digits_small, make_clf):
+    """Parameters edited to describe a huge network (an allocation of terabytes) are
+    compared with the stored weights on torch's meta device first: a clear error, and
+    nothing is allocated (an allocation attempt would raise MemoryError/RuntimeError)."""
+    X, y = digits_small
+    state = make_clf().fit(X, y).__getstate__()
+    state["hidden_layer_sizes"] = (10**12, 50)
+    from sknn_mnist import MLPDigitClassifier
+
+    loaded = MLPDigitClassifier.__new__(MLPDigitClassifier)
+    with pytest.raises(ValueError, match="saved weights do not match the network"):
+        loaded.__setstate__(state)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,8 @@ from torch import nn
 from sknn_mnist.core import threads as _threads
 from sknn_mnist.core.threads import (
     SINGLE_THREAD_BELOW_FLOPS,
+    ThreadPolicy,
+    busy_cores,
     forward_flops,
     mlp_step_flops,
     step_flops,
@@ -25,20 +30,38 @@ SMALL = SINGLE_THREAD_BELOW_FLOPS / 10
 LARGE = SINGLE_THREAD_BELOW_FLOPS * 10
 
 
+class Machine:
+    """What a test's policy sees: the cores other processes are busy on."""
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.samples = 0
+
+    def busy_cores(self) -> int:
+        self.samples += 1
+        return self.busy
+
+
 @pytest.fixture
-def default_threads(monkeypatch):
+def machine() -> Machine:
+    return Machine()
+
+
+@pytest.fixture
+def default_threads(monkeypatch, machine):
     """torch at 2 threads, that count being torch's default, no env limits, idle machine.
 
     The suite runs with OMP_NUM_THREADS=1; this recreates the situation of a user who set
-    nothing, and puts the caller's count back afterwards.
+    nothing (a fresh default policy on 2 cores whose busy count is ``machine.busy``, read at
+    every decision), and puts the caller's count back afterwards.
     """
     before = torch.get_num_threads()
     for name in _threads.THREAD_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     torch.set_num_threads(2)
-    monkeypatch.setattr(_threads, "_THREADS_AT_IMPORT", 2)
-    monkeypatch.setattr(_threads, "busy_cores", lambda: 0)
-    monkeypatch.setattr(_threads, "usable_cores", lambda: 2)
+    policy = ThreadPolicy(default_threads=2, cores=2, busy_source=machine.busy_cores,
+                          busy_sample_seconds=0)
+    monkeypatch.setattr(_threads, "default_policy", policy)
     yield 2
     torch.set_num_threads(before)
 
@@ -86,8 +109,82 @@ def test_threads_for_small_steps_is_one_and_large_steps_keep_the_free_cores(monk
     assert threads_for(LARGE, 4, busy=9) == 1
 
 
-def test_busy_cores_reads_a_count():
-    assert _threads.busy_cores() >= 0
+def _fake_proc(root: Path, loadavg: str, states: dict[str, str]) -> Path:
+    """A folder laid out like /proc: ``loadavg`` and one ``self/task/ID/stat`` per thread."""
+    root.mkdir()
+    (root / "loadavg").write_text(loadavg, encoding="ascii")
+    for tid, state in states.items():
+        task = root / "self" / "task" / tid
+        task.mkdir(parents=True)
+        # The command name may hold spaces and parentheses: the state follows the last ')'.
+        (task / "stat").write_text(f"{tid} (py (worker) 1) {state} 1 2 3", encoding="ascii")
+    return root
+
+
+def test_busy_cores_is_runnable_tasks_less_our_own_running_threads(tmp_path):
+    proc = _fake_proc(tmp_path / "a", "0.50 0.40 0.30 5/321 999\n",
+                      {"10": "R", "11": "R", "12": "S", "13": "D"})
+    assert busy_cores(proc) == 3, "5 runnable, 2 of them ours"
+    idle = _fake_proc(tmp_path / "b", "0.00 0.00 0.00 1/100 9\n", {"10": "R", "11": "S"})
+    assert busy_cores(idle) == 0, "the reading thread alone is no one else's load"
+    asleep = _fake_proc(tmp_path / "c", "1.0 1.0 1.0 4/100 9\n", {"10": "S"})
+    assert busy_cores(asleep) == 3, "the reading thread counts as running even if seen asleep"
+    assert busy_cores(_fake_proc(tmp_path / "d", "9/100", {})) == 0, "malformed: no opinion"
+    assert busy_cores(tmp_path / "missing") == 0, "no /proc: no opinion"
+
+
+@pytest.mark.skipif(not Path("/proc/loadavg").is_file(), reason="needs Linux's /proc")
+def test_busy_cores_sees_spinning_processes():
+    # Runnable tasks only add up: whatever else the machine runs, n spinning processes make
+    # at least n busy cores, once they have started (bounded: a few seconds at most).
+    n = 2
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        deadline, seen = time.monotonic() + 10, []
+        while time.monotonic() < deadline:
+            seen.append(busy_cores())
+            if seen[-1] >= n:
+                break
+            time.sleep(0.05)
+        assert seen[-1] >= n, f"busy_cores never reached {n}: {seen[-10:]}"
+    finally:
+        for proc in spinners:
+            proc.kill()
+        for proc in spinners:
+            proc.wait(timeout=10)
+
+
+def test_a_new_policy_measures_nothing_until_its_first_decision(monkeypatch):
+    for name in _threads.THREAD_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    calls = []
+    policy = ThreadPolicy(busy_source=lambda: calls.append(1) or 0)
+    assert policy.default_threads is None and policy.cores is None and calls == []
+    assert not policy.user_chose(5), "the first count seen is taken as torch's default"
+    assert policy.default_threads == 5
+    assert policy.user_chose(3), "a different count later is someone's choice"
+    assert policy.usable_cores() == _threads.usable_cores() == policy.cores
+
+
+def test_the_busy_sample_is_reused_for_a_while(monkeypatch):
+    now, calls = [100.0], []
+    policy = ThreadPolicy(cores=4, busy_source=lambda: calls.append(1) or len(calls),
+                          clock=lambda: now[0], busy_sample_seconds=1.0)
+    assert policy.threads_for(SMALL, 4) == 1 and calls == [], "small steps never sample"
+    assert policy.threads_for(LARGE, 4) == 3 and calls == [1]
+    now[0] += 0.5
+    assert policy.threads_for(LARGE, 4) == 3 and calls == [1], "reused within the period"
+    now[0] += 0.5
+    assert policy.threads_for(LARGE, 4) == 2 and calls == [1, 1], "read again after it"
+
+
+def test_repeated_small_predictions_never_read_the_machine(default_threads, machine,
+                                                            make_clf, digits_small):
+    X, y = digits_small
+    clf = make_clf(hidden_layer_sizes=(32,), max_iter=1).fit(X, y)
+    for _ in range(20):
+        clf.predict_proba(X[:10])
+    assert machine.samples == 0
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
@@ -110,8 +207,8 @@ def test_large_work_keeps_the_threads(default_threads):
     assert torch.get_num_threads() == default_threads
 
 
-def test_large_work_on_a_busy_machine_runs_single_threaded(default_threads, monkeypatch):
-    monkeypatch.setattr(_threads, "busy_cores", lambda: 1)
+def test_large_work_on_a_busy_machine_runs_single_threaded(default_threads, machine):
+    machine.busy = 1
     with thread_policy(LARGE) as threads:
         assert threads == torch.get_num_threads() == 1
     assert torch.get_num_threads() == default_threads
@@ -160,7 +257,7 @@ def test_environment_limits_are_respected(default_threads, monkeypatch, name):
 
 
 def test_an_explicit_set_num_threads_is_respected(default_threads):
-    torch.set_num_threads(3)  # differs from torch's count at import: the user's choice
+    torch.set_num_threads(3)  # differs from torch's default: the user's choice
     with thread_policy(SMALL) as threads:
         assert threads == torch.get_num_threads() == 3
     assert torch.get_num_threads() == 3
@@ -228,12 +325,12 @@ def test_a_small_fit_and_predict_run_single_threaded(default_threads, threads_se
 
 
 def test_a_large_fit_keeps_the_cores_unless_they_are_busy(default_threads, threads_seen,
-                                                          make_clf, digits_small, monkeypatch):
+                                                          make_clf, digits_small, machine):
     X, y = digits_small
     clf = make_clf(hidden_layer_sizes=(1024, 1024), max_iter=1, batch_size=200)
     clf.fit(X[:200], y[:200])
     assert threads_seen["train"] == {default_threads}
-    monkeypatch.setattr(_threads, "busy_cores", lambda: 1)
+    machine.busy = 1
     threads_seen["train"].clear()
     clf.fit(X[:200], y[:200])
     assert threads_seen["train"] == {1}

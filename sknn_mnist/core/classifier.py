@@ -379,13 +379,26 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
                 "point and can predict; call partial_fit to train it further.",
                 TrainingInterruptedWarning)
             raise KeyboardInterrupt
-        if not call.partial:
+        self._warn_if_not_converged(plan, outcome)
+        return self
+
+    #: A final training loss this many times the chance loss means training diverged.
+    _DIVERGED_LOSS_FACTOR = 10.0
+
+    def _warn_if_not_converged(self, plan: TrainingPlan, outcome: TrainingOutcome) -> None:
+        chance = plan.head.chance_loss(plan.n_outputs)
+        if self.loss_ > self._DIVERGED_LOSS_FACTOR * chance:
+            warn_user(
+                f"Training diverged: the final training loss ({self.loss_:.4g}) is far above "
+                f"that of a model that knows nothing ({chance:.4g}), so the model is likely "
+                f"useless. Lower learning_rate_init (now {self.learning_rate_init!r}) or "
+                "scale the data (e.g. a MinMaxScaler).", ConvergenceWarning)
+        elif not plan.call.partial:
             message = get_solver(self.solver).not_converged(
                 stop=outcome.stop, n_epochs=len(outcome.rows), epochs=plan.epochs,
                 estimator=self)
             if message:
                 warn_user(message, ConvergenceWarning)
-        return self
 
     # -- plan -------------------------------------------------------------------------------
     def _plan(self, X, y, sample_weight, call: FitCall, classes) -> TrainingPlan:  # noqa: N803
@@ -407,6 +420,11 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         if getattr(self, "batch_norm", False) and n_train < 2:
             raise ValueError("batch_norm=True needs at least 2 training samples.")
         batch_size = get_solver(self.solver).batch_size(self.batch_size, n_train)
+        if getattr(self, "batch_norm", False) and batch_size < 2:
+            raise ValueError(
+                "batch_norm=True needs batches of at least 2 samples (batch normalisation "
+                f"normalises over the batch); got batch_size={self.batch_size!r}. Use a "
+                "larger batch_size or batch_norm=False.")
         weights_train = (sample_weight if train_rows is None or sample_weight is None
                          else sample_weight[train_rows])
         mean_weight = 1.0 if weights_train is None else float(np.mean(weights_train))
@@ -523,6 +541,12 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             return
         device = resolve_device_for_loading(self.device)
         checkpoint = Checkpoint.from_state(saved, device)
+        # The parameters say how large the network is; the stored weights say how large it
+        # was. Compare them on torch's "meta" device (no memory) before building it, so that
+        # edited parameters cannot make loading allocate more than the file holds.
+        with torch.device("meta"):
+            shapes = self._build_module(self.n_features_in_, self.n_outputs_)
+        checkpoint.check_module(shapes)
         module = self._build_module(self.n_features_in_, self.n_outputs_).to(
             getattr(torch, self.dtype))
         self.trainer_ = Trainer.from_checkpoint(self, module, device, self._head, checkpoint)

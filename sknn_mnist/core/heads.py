@@ -14,6 +14,7 @@ ONNX export ask the head instead of branching on the target type.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +37,11 @@ class OutputHead:
     def n_outputs(self, n_classes: int) -> int:
         """Output units for ``n_classes`` classes (or labels)."""
         return n_classes
+
+    def chance_loss(self, n_outputs: int) -> float:
+        """The loss of a model that knows nothing (uniform probabilities): where training
+        starts, and what a trained model should be well below."""
+        return math.log(n_outputs)
 
     def encode(self, y: np.ndarray, classes: np.ndarray, dtype: Any) -> np.ndarray:
         """Targets as the loss expects them (``classes`` sorted, ``y`` within them)."""
@@ -82,6 +88,9 @@ class BinaryHead(OutputHead):
 
     def n_outputs(self, n_classes: int) -> int:
         return 1
+
+    def chance_loss(self, n_outputs: int) -> float:
+        return math.log(2)
 
     def encode(self, y, classes, dtype):
         return np.searchsorted(classes, y).astype(dtype)
@@ -149,6 +158,9 @@ class MultilabelHead(OutputHead):
 
     name = "multilabel"
     out_activation = "logistic"
+
+    def chance_loss(self, n_outputs: int) -> float:
+        return n_outputs * math.log(2)  # summed over the labels
 
     def encode(self, y, classes, dtype):
         return np.asarray(y, dtype=dtype)

@@ -87,9 +87,8 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             loss = losses.mean()
         else:
             loss = (losses * sample_weight).sum() / sample_weight.sum()
-        if training:
-            loss = loss + self.solver.loss_penalty(self.module_, self.decay)
-        return loss
+        penalty = self.solver.loss_penalty(self.module_, self.decay) if training else None
+        return loss if penalty is None else loss + penalty
 
     def train_step_single(self, batch, **fit_params):
         X, y, sample_weight = batch  # noqa: N806

@@ -83,9 +83,9 @@ class Solver:
         if optimizer is not None:
             optimizer.param_groups[0]["weight_decay"] = decay
 
-    def loss_penalty(self, module: torch.nn.Module, decay: float) -> torch.Tensor | float:
-        """The L2 term added to the training loss (none: the optimizer decays)."""
-        return 0.0
+    def loss_penalty(self, module: torch.nn.Module, decay: float) -> torch.Tensor | None:
+        """The L2 term added to the training loss (None: the optimizer decays)."""
+        return None
 
     def uses_closure(self) -> bool:
         """Whether a step must go through skorch's closure (evaluated several times)."""

@@ -4,22 +4,27 @@ Torch runs every operator on ``torch.get_num_threads()`` intra-op threads (by de
 per physical core). For the small matrices of an MLP on 8x8 digits the extra threads buy
 nothing even on an idle machine, and on a busy one they are ruinous: OpenMP threads
 spin-wait for each other at every operator, so when another process holds a core each
-operator waits for a time slice. A 10-epoch digits fit that takes 0.18 s alone took 1.8 s
-beside two busy processes with 2 threads, 0.38 s with 1.
+operator waits for a time slice (measured: ``benchmarks/results/RESULTS.md``, section
+"Contention", row "ours, threads not managed" beside 2 busy processes).
 
-The policy (:func:`thread_policy`):
+The policy (a :class:`ThreadPolicy`; :func:`thread_policy` applies the default one):
 
 - the work of one step (FLOPs of a training step or of a prediction chunk) decides: below
-  :data:`SINGLE_THREAD_BELOW_FLOPS` torch runs single-threaded; above it torch keeps the
-  count it had (we never raise it), less the cores that other processes are busy on at the
-  start of the block (Linux's count of runnable tasks in ``/proc/loadavg``), because a
-  thread that has to wait for a time slice stalls all the others at every operator;
+  :data:`SINGLE_THREAD_BELOW_FLOPS` torch runs single-threaded, without looking at the
+  machine; above it torch keeps the count it had (we never raise it), less the cores that
+  other processes are busy on (:func:`busy_cores`, Linux's count of runnable tasks in
+  ``/proc/loadavg``), because a thread that has to wait for a time slice stalls all the
+  others at every operator. That sample is reused for
+  :data:`BUSY_SAMPLE_SECONDS`, so back-to-back predict calls do not read ``/proc`` each time;
 - it applies only around our own work and restores the caller's setting in a ``finally``;
 - it stands aside when the user chose a thread count: ``OMP_NUM_THREADS`` or
   ``MKL_NUM_THREADS`` in the environment (joblib's loky workers get these from
-  ``inner_max_num_threads``), or a count that differs from the one torch had when this
-  module was imported (``torch.set_num_threads``, ``threadpoolctl.threadpool_limits``;
-  a count equal to torch's default cannot be told from it: pin it with the environment);
+  ``inner_max_num_threads``; read at every decision, a dictionary lookup), or a count that
+  differs from torch's default (``torch.set_num_threads``,
+  ``threadpoolctl.threadpool_limits``). Torch does not report its default, so the policy
+  takes the count it finds at its first decision (the first fit or predict of the process)
+  as the default, unless given ``default_threads=``; a count chosen before that, or equal
+  to torch's default, cannot be told from it: pin it with the environment;
 - it does nothing for CUDA work, whose host threads only launch kernels.
 """
 
@@ -28,26 +33,31 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 
 import torch
 from torch import nn
 
 #: Steps with fewer FLOPs than this run on one thread. ``benchmarks/thread_crossover.py``
-#: measures 1 against 2 threads per training step (results in ``benchmarks/results/``). On
-#: 2 cores with no busy process, 2 threads gained nothing at 4.6 MFLOP (digits, batch 64:
-#: ratio 0.97) and 15-16% from 14 MFLOP on (0.84-0.85), growing to 45% at 2 GFLOP; beside 2
-#: busy processes they lost at every size (1.3x to 6x slower), which ``busy_cores`` handles.
+#: measures 1 against 2 threads per training step (measured: ``benchmarks/results/RESULTS.md``,
+#: section "Intra-op threads: 1 against 2 per training step"): on an idle machine the second
+#: thread gains nothing on digits-sized steps and helps from about this size on; beside busy
+#: processes it loses at every size, which :func:`busy_cores` handles.
 SINGLE_THREAD_BELOW_FLOPS = 1e7
+
+#: Seconds a :func:`busy_cores` sample is reused. The count is an instant's reading, so an
+#: older one says little; within a second, repeated predict calls (or a fit's validation
+#: passes) share one reading instead of walking ``/proc`` each time.
+BUSY_SAMPLE_SECONDS = 1.0
 
 #: Environment variables through which users, launchers and joblib's loky workers fix the
 #: number of OpenMP/MKL threads; torch reads them at import.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-#: Torch's count when this module was first imported (torch's default unless the user had
-#: already changed it); a different count later means someone chose it.
-_THREADS_AT_IMPORT = torch.get_num_threads()
 
 
 def mlp_step_flops(n_features: int, hidden_layer_sizes: Sequence[int], n_outputs: int,
@@ -115,14 +125,8 @@ def step_flops(module: nn.Module, sample: torch.Tensor, rows: int, *,
     return per_row * rows * (3.0 if training else 1.0)
 
 
-def user_chose_threads() -> bool:
-    """Whether the thread count was set on purpose, so that the policy must keep it."""
-    if any(os.environ.get(name, "").strip() for name in THREAD_ENV_VARS):
-        return True
-    return torch.get_num_threads() != _THREADS_AT_IMPORT
 
-
-def busy_cores() -> int:
+def busy_cores(proc: str | os.PathLike[str] = "/proc") -> int:
     """Cores other processes are running on right now (0 where the system does not say).
 
     The fourth field of ``/proc/loadavg`` is ``runnable/total`` scheduling entities at this
@@ -130,26 +134,30 @@ def busy_cores() -> int:
     count as someone else's load. This process's own running threads are subtracted: the
     reading thread, and torch's OpenMP workers, which keep spinning for a while after an
     operator and would otherwise make an idle machine look busy.
+
+    Parameters
+    ----------
+    proc : path-like, default='/proc'
+        Where the ``proc`` file system is mounted (a folder with the same layout, for tests).
     """
+    proc = Path(proc)
     try:
-        with open("/proc/loadavg", encoding="ascii") as f:
-            runnable = int(f.read().split()[3].split("/")[0])
+        runnable = int((proc / "loadavg").read_text(encoding="ascii").split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, runnable - max(1, _own_running_threads()))
+    return max(0, runnable - max(1, _own_running_threads(proc)))
 
 
-def _own_running_threads() -> int:
+def _own_running_threads(proc: str | os.PathLike[str] = "/proc") -> int:
     """Threads of this process in the running state ('R' in ``/proc/self/task/*/stat``)."""
     running = 0
     try:
-        tasks = os.listdir("/proc/self/task")
+        tasks = list((Path(proc) / "self" / "task").iterdir())
     except OSError:
         return 1
     for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as f:
-                stat = f.read()
+            stat = (task / "stat").read_text(encoding="ascii")
         except OSError:  # the thread ended meanwhile
             continue
         # The command name in parentheses may hold spaces; the state follows its ')'.
@@ -165,7 +173,14 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def threads_for(flops_per_step: float, available: int, busy: int = 0) -> int:
+def env_chose_threads() -> bool:
+    """Whether ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` fixes the thread count."""
+    return any(os.environ.get(name, "").strip() for name in THREAD_ENV_VARS)
+
+
+def threads_for(flops_per_step: float, available: int, busy: int = 0, *,
+                cores: int | None = None,
+                single_thread_below: float = SINGLE_THREAD_BELOW_FLOPS) -> int:
     """Intra-op threads for steps of ``flops_per_step``.
 
     Parameters
@@ -176,16 +191,128 @@ def threads_for(flops_per_step: float, available: int, busy: int = 0) -> int:
         Threads the caller allows (torch's current count).
     busy : int, default=0
         Cores other processes are running on (:func:`busy_cores`).
+    cores : int, optional
+        Cores this process may use; default :func:`usable_cores`.
+    single_thread_below : float, default=SINGLE_THREAD_BELOW_FLOPS
+        Steps smaller than this run on one thread.
     """
-    if flops_per_step < SINGLE_THREAD_BELOW_FLOPS:
+    if flops_per_step < single_thread_below:
         return 1
-    return max(1, min(available, usable_cores() - busy))
+    return max(1, min(available, (usable_cores() if cores is None else cores) - busy))
 
 
-@contextlib.contextmanager
+@dataclass
+class ThreadPolicy:
+    """The thread policy, with what it measured about the machine kept for later calls.
+
+    Parameters
+    ----------
+    single_thread_below_flops : float, default=SINGLE_THREAD_BELOW_FLOPS
+        Steps with fewer FLOPs run on one thread; others keep torch's count, less the busy
+        cores.
+    busy_sample_seconds : float, default=BUSY_SAMPLE_SECONDS
+        How long one ``busy_source`` reading is reused (0: read at every decision that
+        needs it). Small steps never need it.
+    default_threads : int, optional
+        Torch's default thread count; a different current count is the user's choice and
+        is kept. Default: the count found at the policy's first decision.
+    cores : int, optional
+        Cores the process may use. Default: :func:`usable_cores`, measured once.
+    busy_source : callable, default=busy_cores
+        Returns the cores other processes are running on.
+    clock : callable, default=time.monotonic
+        Seconds, for the age of the busy sample.
+
+    Notes
+    -----
+    The environment variables of :data:`THREAD_ENV_VARS` are read at every decision (a
+    dictionary lookup): a launcher or a benchmark may set them between two fits. The
+    policy is safe to share between threads; ``torch.set_num_threads`` is process-wide
+    anyway.
+    """
+
+    single_thread_below_flops: float = SINGLE_THREAD_BELOW_FLOPS
+    busy_sample_seconds: float = BUSY_SAMPLE_SECONDS
+    default_threads: int | None = None
+    cores: int | None = None
+    busy_source: Callable[[], int] = busy_cores
+    clock: Callable[[], float] = time.monotonic
+    _sample: tuple[float, int] | None = field(default=None, init=False, repr=False,
+                                              compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+
+    def usable_cores(self) -> int:
+        """Cores the process may use (measured on the first call, then kept)."""
+        if self.cores is None:
+            self.cores = usable_cores()
+        return self.cores
+
+    def user_chose(self, current: int | None = None) -> bool:
+        """Whether torch's thread count (``current``, default its count now) was chosen."""
+        if env_chose_threads():
+            return True
+        current = torch.get_num_threads() if current is None else current
+        with self._lock:
+            if self.default_threads is None:
+                self.default_threads = current
+        return current != self.default_threads
+
+    def busy(self) -> int:
+        """Cores busy elsewhere: a ``busy_source`` reading at most ``busy_sample_seconds`` old."""
+        now = self.clock()
+        sample = self._sample
+        if sample is None or now - sample[0] >= self.busy_sample_seconds:
+            sample = self._sample = (now, self.busy_source())
+        return sample[1]
+
+    def threads_for(self, flops_per_step: float, available: int) -> int:
+        """Intra-op threads for steps of ``flops_per_step`` when ``available`` are allowed."""
+        if flops_per_step < self.single_thread_below_flops:
+            return 1  # whatever the machine does: no busy sample needed
+        return threads_for(flops_per_step, available, self.busy(), cores=self.usable_cores(),
+                           single_thread_below=self.single_thread_below_flops)
+
+    @contextlib.contextmanager
+    def apply(self, flops_per_step: float | Callable[[], float],
+              device: torch.device | str = "cpu") -> Iterator[int]:
+        """Run the block with the thread count suited to steps of this size.
+
+        See :func:`thread_policy`, which applies the default policy.
+        """
+        before = torch.get_num_threads()
+        if torch.device(device).type != "cpu" or before <= 1 or self.user_chose(before):
+            yield before
+            return
+        if callable(flops_per_step):
+            flops_per_step = flops_per_step()
+        threads = self.threads_for(flops_per_step, before)
+        if threads == before:
+            yield before
+            return
+        torch.set_num_threads(threads)
+        try:
+            yield threads
+        finally:
+            torch.set_num_threads(before)
+
+
+#: The policy :func:`thread_policy` applies (and so every fit and predict). It measures
+#: nothing when created: its first decision does. Replace it to change the policy for the
+#: whole process.
+default_policy = ThreadPolicy()
+
+
+def user_chose_threads() -> bool:
+    """Whether the thread count was set on purpose, so that the policy must keep it."""
+    return default_policy.user_chose()
+
+
 def thread_policy(flops_per_step: float | Callable[[], float],
-                  device: torch.device | str = "cpu") -> Iterator[int]:
+                  device: torch.device | str = "cpu") -> contextlib.AbstractContextManager[int]:
     """Run the block with the intra-op thread count suited to steps of this size.
+
+    Applies :data:`default_policy` (:meth:`ThreadPolicy.apply`).
 
     Parameters
     ----------
@@ -195,10 +322,10 @@ def thread_policy(flops_per_step: float | Callable[[], float],
     device : torch.device or str, default='cpu'
         Where the work runs; on a CUDA device the threads are left alone.
 
-    Yields
-    ------
-    int
-        The number of threads torch uses inside the block.
+    Returns
+    -------
+    context manager
+        Yields the number of threads torch uses inside the block.
 
     Notes
     -----
@@ -206,18 +333,4 @@ def thread_policy(flops_per_step: float | Callable[[], float],
     put back in a ``finally``, so an exception or Ctrl-C inside the block restores it, and
     a nested call (validation inside a fit) sees a count that was chosen and keeps it.
     """
-    before = torch.get_num_threads()
-    if torch.device(device).type != "cpu" or before <= 1 or user_chose_threads():
-        yield before
-        return
-    if callable(flops_per_step):
-        flops_per_step = flops_per_step()
-    threads = threads_for(flops_per_step, before, busy_cores())
-    if threads == before:
-        yield before
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield threads
-    finally:
-        torch.set_num_threads(before)
+    return default_policy.apply(flops_per_step, device)

@@ -74,6 +74,28 @@ class Checkpoint:
             decay = state.get("weight_decay", 0.0) or 2 * state.get("l2_penalty", 0.0)
         return cls(tensors, list(state["history"]), int(state["batch_size"]), float(decay))
 
+    def check_module(self, module: torch.nn.Module) -> None:
+        """Check that the stored weights are those of ``module`` (names and shapes).
+
+        ``module`` may live on the ``meta`` device: only its shapes are read.
+
+        Raises
+        ------
+        ValueError
+            A weight is missing, unexpected, or of another shape.
+        """
+        stored = self.tensors.get("module") if isinstance(self.tensors, dict) else None
+        if not isinstance(stored, dict):
+            raise ValueError("the saved network state holds no module weights")
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in stored.items() if isinstance(v, torch.Tensor)}
+        if expected != found:
+            differ = sorted(k for k in expected.keys() | found.keys()
+                            if expected.get(k) != found.get(k))
+            raise ValueError(
+                "the saved weights do not match the network its parameters describe "
+                f"(differing: {', '.join(differ[:5])}); the file was edited or is corrupt")
+
 
 @dataclass
 class TrainingOutcome:

@@ -2,7 +2,9 @@
 
 It holds ``data`` (uint8, training rows first), ``target`` (uint8) and ``meta`` (JSON: format,
 counts, origin, sha256 of the arrays); no pickles. Uncompressed: a load is one read and one
-sha256 (~0.1 s for MNIST), checked every time against the stored and the pinned checksum.
+sha256, checked every time against the stored and the pinned checksum (measured:
+``benchmarks/results/RESULTS.md``, section "Data loading through openml", row "cached
+load_mnist").
 A write goes to a temporary file renamed over the target (:func:`os.replace`, atomic).
 """
 
@@ -59,7 +61,9 @@ def read_cache(path: Path, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray, d
     if not path.is_file():
         raise FileNotFoundError(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Our own file handle: np.load leaves the one it opens unclosed when the zip is
+        # truncated (numpy's NpzFile fails before it owns it), a ResourceWarning later.
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             if set(npz.files) != _KEYS:
                 raise CacheCorruptError(f"{path}: holds arrays {sorted(npz.files)}, expected "
                                         f"{sorted(_KEYS)}")

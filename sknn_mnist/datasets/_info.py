@@ -1,21 +1,18 @@
-"""Dataset summaries and the command line: ``python -m sknn_mnist.datasets info NAME``."""
+"""Dataset summaries: what ``python -m sknn_mnist.datasets info NAME`` prints.
+
+The command itself is :mod:`sknn_mnist.cli.datasets`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._errors import DatasetFormatError, DatasetUnavailableError
-from ._load import ENV_DATA_HOME, ENV_IDX_DIR, PathLike, load_dataset
-from ._openml import ENV_OPENML_URL
-from ._registry import DATASETS, get_spec, list_datasets
+from ._load import PathLike, load_dataset
+from ._registry import get_spec
 
-__all__ = ["build_parser", "dataset_info", "dataset_summary", "format_dataset_info", "main"]
+__all__ = ["dataset_info", "dataset_summary", "format_dataset_info"]
 
 
 def dataset_summary(name: str, **kwargs: Any) -> dict[str, Any]:
@@ -98,44 +95,3 @@ def dataset_info(
     ...
     """
     return format_dataset_info(dataset_summary(**locals()))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m sknn_mnist.datasets`` (sub-commands ``info`` and ``list``)."""
-    parser = argparse.ArgumentParser(prog="python -m sknn_mnist.datasets",
-                                     description="MNIST-style datasets: cache, IDX, OpenML.")
-    sub = parser.add_subparsers(dest="datasets_command", metavar="COMMAND", required=True)
-    info = sub.add_parser("info", help="load a dataset and print its source, shapes, class "
-                          "counts and checksums (building the cache or downloading if needed)")
-    info.add_argument("name", help=f"dataset name: {', '.join(list_datasets())}")
-    info.add_argument("--data-home", metavar="DIR", help=f"cache folder (${ENV_DATA_HOME})")
-    info.add_argument("--idx-dir", metavar="DIR",
-                      help=f"folder with the IDX .gz files (default ${ENV_IDX_DIR})")
-    info.add_argument("--openml-url", metavar="URL",
-                      help=f"OpenML server (default ${ENV_OPENML_URL}, else openml's config)")
-    info.add_argument("--no-download", action="store_true",
-                      help="never use the network (cache/IDX only)")
-    info.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    info.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sub.add_parser("list", help="list the known datasets")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (errors: one message, no traceback)."""
-    args = build_parser().parse_args(argv)
-    if args.datasets_command == "list":
-        for name, spec in sorted(DATASETS.items()):
-            print(f"{name:<14} {spec.title}: {spec.n_train} train / {spec.n_test} test, "
-                  f"{spec.image_shape[0]}x{spec.image_shape[1]}")
-        return 0
-    try:
-        summary = dataset_summary(args.name, data_home=args.data_home, idx_dir=args.idx_dir,
-                                  download=not args.no_download,
-                                  progress=False if args.quiet else None,
-                                  openml_url=args.openml_url)
-    except (DatasetUnavailableError, DatasetFormatError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary, indent=2) if args.json else format_dataset_info(summary))
-    return 0

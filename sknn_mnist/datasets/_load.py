@@ -62,69 +62,94 @@ def _fresh(path: Path, X: np.ndarray, y: np.ndarray, spec: DatasetSpec, source: 
         # A read-only or full data_home must not cost the user the data they just loaded.
         warnings.warn(f"could not write the {spec.name!r} cache {path} ({exc}); the data is "
                       f"loaded but the next load will read it again (set data_home= or "
-                      f"{ENV_DATA_HOME} to a writable folder)", stacklevel=4)
+                      f"{ENV_DATA_HOME} to a writable folder)", stacklevel=5)
         return _Loaded(X, y, source, meta["origin"], None, {**meta, "sha256": sha})
 
 
 def _load_full(spec: DatasetSpec, *, data_home: PathLike | None, idx_dir: PathLike | None,
                download: bool, progress: bool | None, openml_url: str | None) -> _Loaded:
     if spec.bundled_loader is not None:
-        X, y = spec.bundled_loader()
-        if X.shape != (spec.n_samples, spec.n_features):
-            raise RuntimeError(f"bundled {spec.name!r} has shape {X.shape}, spec says otherwise")
-        origin = f"{spec.title}, bundled with the dependencies (no download, no cache)"
-        sha = content_sha256(X, y.astype(np.uint8))
-        return _Loaded(X, y, "bundled", origin, None, {"sha256": sha})
-
-    attempts: list[str] = []
+        return _bundled(spec)
+    attempts: list[str] = []  # what each source said, for the error message
     home = get_data_home(data_home)
     path = cache_path(home, spec)
-    try:  # 1. our cache
+    loaded = (_from_cache(path, spec, attempts)  # 1. our cache
+              or _from_idx(path, spec, idx_dir, attempts)  # 2. IDX files
+              or _from_openml(path, spec, home, attempts, download=download,  # 3. OpenML
+                              progress=progress, openml_url=openml_url))
+    if loaded is None:
+        raise DatasetUnavailableError(_unavailable_message(spec, attempts, home),
+                                      dataset=spec.name, attempts=attempts) from None
+    return loaded
+
+
+def _bundled(spec: DatasetSpec) -> _Loaded:
+    X, y = spec.bundled_loader()  # type: ignore[misc]
+    if X.shape != (spec.n_samples, spec.n_features):
+        raise RuntimeError(f"bundled {spec.name!r} has shape {X.shape}, spec says otherwise")
+    origin = f"{spec.title}, bundled with the dependencies (no download, no cache)"
+    sha = content_sha256(X, y.astype(np.uint8))
+    return _Loaded(X, y, "bundled", origin, None, {"sha256": sha})
+
+
+# The sources below return None (and say why in ``attempts``) when they do not have the data.
+# Their warnings' stacklevel counts: user -> load_dataset -> _load_full -> source -> warn.
+
+
+def _from_cache(path: Path, spec: DatasetSpec, attempts: list[str]) -> _Loaded | None:
+    try:
         X, y, meta = read_cache(path, spec)
         return _Loaded(X, y, "cache", str(meta.get("origin", "?")), path, meta)
     except IsADirectoryError:
         warnings.warn(f"the cache path {path} is a directory, not a cache file; remove it or "
-                      "pass another data_home", stacklevel=3)
+                      "pass another data_home", stacklevel=4)
         attempts.append(f"cache {path}: is a directory, not a cache file")
     except FileNotFoundError:
         attempts.append(f"cache {path}: not found")
     except CacheCorruptError as exc:
-        warnings.warn(f"ignoring corrupt cache, rebuilding it: {exc}", stacklevel=3)
+        warnings.warn(f"ignoring corrupt cache, rebuilding it: {exc}", stacklevel=4)
         attempts.append(f"cache: corrupt, {exc}")
+    return None
 
+
+def _from_idx(path: Path, spec: DatasetSpec, idx_dir: PathLike | None,
+              attempts: list[str]) -> _Loaded | None:
+    if spec.idx_files is None:
+        return None
     idx_path = idx_dir or os.environ.get(ENV_IDX_DIR) or None
-    if spec.idx_files is not None:  # 2. IDX files
-        if idx_path is None:
-            attempts.append(f"IDX files: no idx_dir given and {ENV_IDX_DIR} is not set")
-        else:
-            found, reason = find_idx_files(spec, Path(idx_path).expanduser().resolve())
-            if found is None:
-                attempts.append(f"IDX files: {reason}")
-            else:
-                X, y = load_idx_dir(spec, found)
-                meta = {"source": "idx", "origin": f"IDX files in {found}",
-                        "source_checksums": {f.filename: f.md5 for f in spec.idx_files if f.md5}}
-                return _fresh(path, X, y, spec, "idx", meta)
+    if idx_path is None:
+        attempts.append(f"IDX files: no idx_dir given and {ENV_IDX_DIR} is not set")
+        return None
+    found, reason = find_idx_files(spec, Path(idx_path).expanduser().resolve())
+    if found is None:
+        attempts.append(f"IDX files: {reason}")
+        return None
+    X, y = load_idx_dir(spec, found)
+    meta = {"source": "idx", "origin": f"IDX files in {found}",
+            "source_checksums": {f.filename: f.md5 for f in spec.idx_files if f.md5}}
+    return _fresh(path, X, y, spec, "idx", meta)
 
-    if spec.openml_id is not None:  # 3. OpenML
-        if not download:
-            attempts.append(f"OpenML (data id {spec.openml_id}): skipped, download=False")
-        else:
-            tty = sys.stderr is not None and sys.stderr.isatty()
-            try:
-                X, y, info = fetch_openml_arrays(spec, data_home=home, openml_url=openml_url,
-                                                 progress=tty if progress is None else progress)
-            except DatasetUnavailableError as exc:
-                attempts.append(str(exc))
-            else:
-                meta = {"source": "openml", "openml": info,
-                        "origin": f"OpenML data id {spec.openml_id} ({info['file']}) from "
-                                  f"{info['server']}",
-                        "source_checksums": {"openml_md5": info["md5"]} if info["md5"] else {}}
-                return _fresh(path, X, y, spec, "openml", meta)
 
-    raise DatasetUnavailableError(_unavailable_message(spec, attempts, home),
-                                  dataset=spec.name, attempts=attempts) from None
+def _from_openml(path: Path, spec: DatasetSpec, home: Path, attempts: list[str], *,
+                 download: bool, progress: bool | None,
+                 openml_url: str | None) -> _Loaded | None:
+    if spec.openml_id is None:
+        return None
+    if not download:
+        attempts.append(f"OpenML (data id {spec.openml_id}): skipped, download=False")
+        return None
+    tty = sys.stderr is not None and sys.stderr.isatty()
+    try:
+        X, y, info = fetch_openml_arrays(spec, data_home=home, openml_url=openml_url,
+                                         progress=tty if progress is None else progress)
+    except DatasetUnavailableError as exc:
+        attempts.append(str(exc))
+        return None
+    meta = {"source": "openml", "openml": info,
+            "origin": f"OpenML data id {spec.openml_id} ({info['file']}) from "
+                      f"{info['server']}",
+            "source_checksums": {"openml_md5": info["md5"]} if info["md5"] else {}}
+    return _fresh(path, X, y, spec, "openml", meta)
 
 
 def _unavailable_message(spec: DatasetSpec, attempts: list[str], home: Path) -> str:

@@ -7,13 +7,23 @@ the duration of the call only: the server of ``openml_url=`` / ``$SKNN_MNIST_OPE
 the cache in ``<data_home>/openml`` unless the user configured one (``$OPENML_CACHE_DIR``,
 config file, ``set_root_cache_directory``); at most ``$SKNN_MNIST_OPENML_RETRIES`` + 1
 attempts per request (default 3, openml then waits 1 s and 2 s), so offline fails in seconds.
+
+openml's requests carry no timeout of their own (openml 0.15 has no setting for one), so a
+server that accepts a connection and never answers would hang the load. During the call,
+openml's HTTP layer (``openml._api_calls``, which makes all of openml's ``requests`` calls)
+sees a ``requests`` whose sessions default to :data:`TIMEOUT`; ``requests`` itself is not
+touched, so other code using it in the process, in this thread or another, keeps its own
+behaviour. One load at a time changes openml's process-wide settings (a lock).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import platform
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,39 +49,89 @@ def _attempts() -> int:
     return int(raw) + 1
 
 
+#: One load at a time changes openml's settings (module globals of ``openml.config``).
+_OPENML_LOCK = threading.Lock()
+
+
+class _RequestsWithTimeout:
+    """The ``requests`` module as openml's HTTP layer sees it during a load.
+
+    Everything is ``requests``' own, except ``Session``: a subclass whose requests default to
+    :data:`TIMEOUT` (read at each request) instead of waiting for ever.
+    """
+
+    def __init__(self, requests_module: Any) -> None:
+        self._requests = requests_module
+
+        class Session(requests_module.Session):
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+                if kwargs.get("timeout") is None:
+                    kwargs["timeout"] = TIMEOUT
+                return super().request(method, url, *args, **kwargs)
+
+        self.Session = Session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._requests, name)
+
+
+@contextlib.contextmanager
+def _openml_requests_time_out() -> Iterator[None]:
+    """Give openml's own requests (and only those) :data:`TIMEOUT` for the block."""
+    api = importlib.import_module("openml._api_calls")
+    real = getattr(api, "requests", None)
+    if real is None:  # an openml that no longer calls requests: nothing to bound
+        yield
+        return
+    api.requests = _RequestsWithTimeout(real)
+    try:
+        yield
+    finally:
+        api.requests = real
+
+
+def _openml_default_cache() -> Path:
+    """openml's default cache folder, as its documentation gives it.
+
+    ``$XDG_CACHE_HOME/openml`` (default ``~/.cache/openml``) on Linux, ``~/.openml``
+    elsewhere; the config file's ``cachedir``, ``$OPENML_CACHE_DIR`` and
+    ``openml.config.set_root_cache_directory`` change it.
+    """
+    if platform.system().lower() != "linux":
+        return Path("~", ".openml")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg, "openml") if xdg else Path("~", ".cache", "openml")
+
+
 @contextlib.contextmanager
 def _config(server: str | None, data_home: Path, progress: bool) -> Iterator[Any]:
     import openml
-    from requests.adapters import HTTPAdapter as adapter
 
-    cfg, send = openml.config, adapter.send
-    saved = cfg.get_config_as_dict()
-    # openml has no public "did the user choose a cache" flag: a cache folder other than its
-    # computed default, or the environment variable, means they did.
-    default = Path(cfg._resolve_default_cache_dir()).expanduser().resolve()
-    user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or Path(
-        saved["cachedir"]).expanduser().resolve() != default
-    made = next((d for d in (data_home, data_home / "openml") if not d.exists()), None)
-    try:
-        # openml's requests have no timeout, so a server that accepts and never answers would
-        # hang the load: during the call they get ours (minio's Parquet transfer has its own).
-        adapter.send = lambda self, req, timeout=None, **kw: send(self, req, timeout=timeout
-                                                                 or TIMEOUT, **kw)
-        if server:
-            cfg.server = server
-        if not user_cache:
-            cfg.set_root_cache_directory(data_home / "openml")
-        cfg.connection_n_retries = _attempts()
-        cfg.show_progress = progress
-        yield openml
-    finally:
-        adapter.send = send
-        cfg.server, cfg.show_progress = saved["server"], saved["show_progress"]
-        cfg.set_root_cache_directory(saved["cachedir"])
-        cfg.retry_policy, cfg.connection_n_retries = (saved["retry_policy"],
-                                                      saved["connection_n_retries"])
-        if made is not None and not any(p.is_file() for p in made.rglob("*")):
-            shutil.rmtree(made, ignore_errors=True)  # a failed download leaves no empty folders
+    cfg = openml.config
+    with _OPENML_LOCK:
+        saved = cfg.get_config_as_dict()
+        # openml has no public "did the user choose a cache" flag: a cache folder other than
+        # its documented default, or the environment variable, means they did.
+        user_cache = bool(os.environ.get(cfg.OPENML_CACHE_DIR_ENV_VAR)) or Path(
+            saved["cachedir"]).expanduser().resolve() != _openml_default_cache(
+            ).expanduser().resolve()
+        made = next((d for d in (data_home, data_home / "openml") if not d.exists()), None)
+        try:
+            if server:
+                cfg.server = server
+            if not user_cache:
+                cfg.set_root_cache_directory(data_home / "openml")
+            cfg.connection_n_retries = _attempts()
+            cfg.show_progress = progress
+            with _openml_requests_time_out():
+                yield openml
+        finally:
+            cfg.server, cfg.show_progress = saved["server"], saved["show_progress"]
+            cfg.set_root_cache_directory(saved["cachedir"])
+            cfg.retry_policy, cfg.connection_n_retries = (saved["retry_policy"],
+                                                          saved["connection_n_retries"])
+            if made is not None and not any(p.is_file() for p in made.rglob("*")):
+                shutil.rmtree(made, ignore_errors=True)  # a failed download leaves no folders
 
 
 def _reason(exc: BaseException) -> str:
@@ -135,7 +195,7 @@ def fetch_openml_arrays(
         try:
             X, y, _, _ = ds.get_data(target=ds.default_target_attribute or "class")
             X, y = _to_arrays(X, y, spec, where)
-        except Exception as exc:  # noqa: BLE001 - openml wraps a bad Parquet file in Exception
+        except Exception as exc:  # openml wraps a bad Parquet file in a bare Exception
             data_file = ds.parquet_file or ds.data_file
             if data_file:  # keep openml from serving the same bad file again
                 shutil.rmtree(Path(data_file).parent, ignore_errors=True)

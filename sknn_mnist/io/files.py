@@ -96,10 +96,10 @@ def atomic_write(path: PathLike, mode: str = "wb", *, encoding: str = "utf-8",
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     with atomic_path(path, make_parents=make_parents) as tmp:
         if mode == "w":
-            fh: IO[Any] = open(tmp, "w", encoding=encoding, newline="")  # noqa: SIM115
+            fh: IO[Any] = open(tmp, "w", encoding=encoding, newline="")
         else:
-            fh = open(tmp, "wb")  # noqa: SIM115
-        with fh:
+            fh = open(tmp, "wb")
+        with fh:  # closes whichever of the two was opened
             yield fh
 
 

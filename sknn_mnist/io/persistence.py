@@ -173,7 +173,7 @@ def _metadata(model: Any, fmt: str, *, dataset: str | None, test_score: float | 
     meta: dict[str, Any] = {
         "format": fmt,
         "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_class": type(model).__name__,
         "estimator_class": f"{type(clf).__module__}.{type(clf).__qualname__}",
         "params": _params(model),

@@ -25,6 +25,14 @@ How ``n_jobs`` and ``device`` interact
   so that 2 workers on 2 cores do not oversubscribe the CPU.
 - The refit runs in this process with all cores (a model with its own ``n_jobs``, the
   random forest, gets ``n_jobs``).
+
+The plan and the context
+------------------------
+The rows of every step and the number of fits are planned before anything runs
+(:func:`~sknn_mnist.study.plan.plan_comparison`: the one place for those rules);
+:func:`compare` executes a plan, built from its arguments or passed as ``plan=``. How the
+fits run (backend, ``n_jobs``, progress, cancellation) is a
+:class:`~sknn_mnist.study.context.RunContext`, passed as ``context=`` or the default one.
 """
 
 from __future__ import annotations
@@ -37,14 +45,14 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from ..io.files import square_shape
-from .distributed import active_session, search_backend
-from .interrupt import raise_if_interrupted
+from .context import RunContext, resolve_context
 from .models import DEFAULT_MODELS, ModelSpec, get_model_spec, make_model
-from .progress import Progress, counted_fits
+from .plan import ComparisonPlan, ModelPlan, plan_comparison, stratified_subsample
+from .progress import Progress
 
 __all__ = [
     "ComparisonResult",
@@ -182,6 +190,8 @@ class ComparisonResult:
         The fold policy, in words (:func:`describe_folds`).
     selection_rows : int
         Rows of the selection CV (the same for every model).
+    plan : ComparisonPlan or None
+        The plan that ran.
     """
 
     results: dict[str, ModelResult]
@@ -196,6 +206,7 @@ class ComparisonResult:
     folds: str = ""
     selection_rows: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    plan: ComparisonPlan | None = None
 
     def __getitem__(self, name: str) -> ModelResult:
         return self.results[name]
@@ -247,21 +258,6 @@ def _cell(value: Any, floatfmt: str) -> str:
     return "" if value is None else str(value)
 
 
-def stratified_subsample(
-    X: np.ndarray, y: np.ndarray, n_samples: int | None, random_state: int | None = 0  # noqa: N803
-) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``n_samples`` rows of ``X``, ``y``, with the class proportions of ``y``.
-
-    Returns the data unchanged when ``n_samples`` is None or not smaller than ``len(y)``.
-    """
-    if n_samples is None or n_samples >= len(y):
-        return X, y
-    X_sub, _, y_sub, _ = train_test_split(  # noqa: N806
-        X, y, train_size=n_samples, stratify=y, random_state=random_state
-    )
-    return X_sub, y_sub
-
-
 def grid_search(
     estimator: Any,
     grid: Mapping[str, list[Any]],
@@ -271,25 +267,37 @@ def grid_search(
     cv: Any,
     scoring: Any = "accuracy",
     n_jobs: int | None = None,
+    context: RunContext | None = None,
 ) -> GridSearchCV:
     """Run a :class:`~sklearn.model_selection.GridSearchCV` (no refit) with shared cores.
 
     Candidates that fail raise (``error_score="raise"``): a broken configuration is an error
     to fix, not a NaN row to rank. Parallel workers share the cores
-    (:func:`~sknn_mnist._parallel.shared_cores`); inside
-    :func:`sknn_mnist.distributed.dask_backend` the fits run on the Dask cluster
-    (:func:`~sknn_mnist.distributed.search_backend`).
+    (:func:`~sknn_mnist.study.parallel.shared_cores`); with a Dask session in the context
+    (or inside :func:`sknn_mnist.distributed.dask_backend`) the fits run on the Dask cluster
+    (:meth:`~sknn_mnist.distributed.DaskSession.search`).
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        Fits run at once; None: the context's ``n_jobs``.
+    context : RunContext, optional
+        Backend, progress (one tick per fit) and cancellation (checked before the search,
+        before each fit is scored and after the search); default
+        :meth:`RunContext.current() <sknn_mnist.study.context.RunContext.current>`.
 
     Returns
     -------
     GridSearchCV
         Fitted; read ``cv_results_``, ``best_params_``, ``best_score_``.
     """
-    search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scoring, n_jobs=n_jobs,
-                          refit=False, error_score="raise")
-    with search_backend(estimator, X, y, n_jobs=n_jobs):
+    context = resolve_context(context, n_jobs=n_jobs)
+    context.check()
+    with context.scorer(scoring) as scorer, context.search(estimator, X, y):
+        search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scorer,
+                              n_jobs=context.n_jobs, refit=False, error_score="raise")
         search.fit(X, y)
-    raise_if_interrupted()
+    context.check()
     return search
 
 
@@ -302,21 +310,38 @@ def cross_validate_model(
     scoring: Any = "accuracy",
     n_jobs: int | None = None,
     return_train_score: bool = False,
+    context: RunContext | None = None,
 ) -> dict[str, Any]:
     """:func:`~sklearn.model_selection.cross_validate` with shared cores (see
-    :func:`grid_search`)."""
+    :func:`grid_search`, also for ``n_jobs`` and ``context``)."""
     from sklearn.model_selection import cross_validate
 
-    with search_backend(estimator, X, y, n_jobs=n_jobs):
-        scores = cross_validate(estimator, X, y, cv=cv, scoring=scoring, n_jobs=n_jobs,
+    context = resolve_context(context, n_jobs=n_jobs)
+    context.check()
+    with context.scorer(scoring) as scorer, context.search(estimator, X, y):
+        scores = cross_validate(estimator, X, y, cv=cv, scoring=scorer,
+                                n_jobs=context.n_jobs,
                                 return_train_score=return_train_score, error_score="raise")
-    raise_if_interrupted()
+    context.check()
     return scores
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one comparison shares."""
+
+    plan: ComparisonPlan
+    context: RunContext
+    folds: Any
+    scoring: str
+    device: str
+    learning_curve: bool
 
 
 @dataclass
 class _Searched:
     spec: ModelSpec
+    model: ModelPlan
     pipe: Pipeline
     search: GridSearchCV
     rows: int
@@ -324,37 +349,37 @@ class _Searched:
     seconds: float
 
 
-def _search_model(spec: ModelSpec, grid: Mapping[str, list[Any]], X: np.ndarray,  # noqa: N803
-                  y: np.ndarray, *, subsample: int | None, folds: Any, scoring: str,
-                  n_jobs: int | None, device: str, random_state: int | None,
-                  progress: Progress) -> _Searched:
-    session = active_session()
-    if session is not None and spec.uses_device:
+def _search_jobs(spec: ModelSpec, device: str, context: RunContext) -> tuple[int, str | None]:
+    """Parallel grid-search fits of a model, and the device it resolves to here."""
+    if context.dask is not None and spec.uses_device:
         # On a Dask cluster each worker resolves the device: its own GPU, or its CPU.
-        jobs, resolved = session.n_threads(), device
-    else:
-        jobs, resolved = spec.search_n_jobs(n_jobs, device)
-    pipe = make_model(spec.name, random_state=random_state, device=resolved or "auto")
-    X_s, y_s = stratified_subsample(X, y, subsample, random_state)  # noqa: N806
-    progress.set_description(f"{spec.name}: grid search on {len(y_s)} rows")
+        return context.dask.n_threads(), device
+    return spec.search_n_jobs(context.n_jobs, device)
+
+
+def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Searched:  # noqa: N803
+    spec = get_model_spec(m.name)
+    jobs, resolved = _search_jobs(spec, run.device, run.context)
+    pipe = make_model(spec.name, random_state=run.plan.random_state, device=resolved or "auto")
+    X_s, y_s = m.rows.take(X, y)  # noqa: N806
+    run.context.describe(f"{spec.name}: grid search on {len(y_s)} rows")
     start = time.perf_counter()
-    with counted_fits(scoring, progress) as scorer:
-        search = grid_search(pipe, grid, X_s, y_s, cv=folds, scoring=scorer, n_jobs=jobs)
-    return _Searched(spec, pipe, search, len(y_s), jobs, time.perf_counter() - start)
+    search = grid_search(pipe, m.grid, X_s, y_s, cv=run.folds, scoring=run.scoring,
+                         n_jobs=jobs, context=run.context)
+    return _Searched(spec, m, pipe, search, len(y_s), jobs, time.perf_counter() - start)
 
 
-def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray, *,  # noqa: N803
-                     folds: Any, scoring: str, progress: Progress) -> tuple[float, float]:
+def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,  # noqa: N803
+                     run: _Run) -> tuple[float, float]:
     i = s.search.best_index_
-    if s.rows == len(y_sel):
+    if s.model.reuses_grid_scores:
         # Same stratified subsample (same size and seed) and same folds: the same score.
         return (float(s.search.cv_results_["mean_test_score"][i]),
                 float(s.search.cv_results_["std_test_score"][i]))
-    progress.set_description(f"{s.spec.name}: selection CV on {len(y_sel)} rows")
+    run.context.describe(f"{s.spec.name}: selection CV on {len(y_sel)} rows")
     best = clone(s.pipe).set_params(**s.search.best_params_)
-    with counted_fits(scoring, progress) as scorer:
-        scores = cross_validate_model(best, X_sel, y_sel, cv=folds, scoring=scorer,
-                                      n_jobs=s.jobs)["test_score"]
+    scores = cross_validate_model(best, X_sel, y_sel, cv=run.folds, scoring=run.scoring,
+                                  n_jobs=s.jobs, context=run.context)["test_score"]
     return float(np.mean(scores)), float(np.std(scores))
 
 
@@ -363,7 +388,6 @@ def _fit_learning_curve(best: Pipeline, X: np.ndarray, y: np.ndarray) -> Pipelin
     # validation_fraction and scores it every epoch, which the refit on all rows cannot.
     curve = clone(best).set_params(clf__early_stopping=True, clf__n_iter_no_change=np.inf)
     curve.fit(X, y)
-    raise_if_interrupted()
     return curve
 
 
@@ -371,6 +395,25 @@ def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     value = fn(*args)
     return value, time.perf_counter() - start
+
+
+#: compare()'s arguments that a plan fixes, and their defaults.
+_PLANNING_DEFAULTS: dict[str, Any] = {"models": list(DEFAULT_MODELS), "quick": False,
+                                      "param_grids": None, "subsamples": None, "cv": 3,
+                                      "random_state": 0}
+
+
+def _plan(plan: ComparisonPlan | None, y_train: np.ndarray, **planning: Any) -> ComparisonPlan:
+    """The plan to execute: ``plan``, or one built from compare()'s planning arguments."""
+    if plan is None:
+        # compare() trains on the rows it is given: no quick cap on them.
+        return plan_comparison(y_train, quick_max_train=None, **planning)
+    planning["models"] = list(planning["models"])
+    given = [k for k, default in _PLANNING_DEFAULTS.items() if planning[k] != default]
+    if given:
+        raise ValueError(f"compare() got a plan and {', '.join(given)}, which the plan "
+                         "fixes: pass one or the other")
+    return plan
 
 
 def compare(
@@ -392,6 +435,8 @@ def compare(
     image_shape: tuple[int, ...] | None = None,
     progress: bool = False,
     learning_curve: bool = True,
+    plan: ComparisonPlan | None = None,
+    context: RunContext | None = None,
 ) -> ComparisonResult:
     """Grid-search each model, choose the best by CV on equal terms, test every model once.
 
@@ -417,7 +462,8 @@ def compare(
         scikit-learn scorer name for the grid search and the selection. The test score is
         always accuracy.
     n_jobs : int or None, default=None
-        Fits run at once; see the module docstring for how it meets ``device``.
+        Fits run at once; see the module docstring for how it meets ``device``. None: the
+        context's.
     device : str, default='auto'
         The torch models' device.
     random_state : int or None, default=0
@@ -427,77 +473,77 @@ def compare(
     image_shape : tuple of int, optional
         Shape of one image; default: square images when the feature count is a square.
     progress : bool, default=False
-        Show progress on stderr, counted in fits.
+        Show progress on stderr, counted in fits (when the context has no progress sink).
     learning_curve : bool, default=True
         Fit the best configuration of models with ``ModelSpec.learning_curve`` once more
         with 10% of the training rows held out, for a learning curve with validation
         accuracy per epoch. One more fit; the refit model and test score are unaffected.
+    plan : ComparisonPlan, optional
+        The plan to execute (:func:`~sknn_mnist.study.plan.plan_comparison` on ``y_train``),
+        instead of ``models``, ``quick``, ``param_grids``, ``subsamples``, ``cv`` and
+        ``random_state`` (leave those at their defaults). It may train on a subsample of
+        ``X_train``.
+    context : RunContext, optional
+        Backend, progress sink and cancellation; default
+        :meth:`RunContext.current() <sknn_mnist.study.context.RunContext.current>`.
 
     Returns
     -------
     ComparisonResult
+
+    Raises
+    ------
+    ValueError
+        No model or an unknown one, or both a plan and planning arguments.
     """
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)  # noqa: N806
     X_test, y_test = np.asarray(X_test), np.asarray(y_test)  # noqa: N806
-    specs = [get_model_spec(name) for name in models]
-    if not specs:
-        raise ValueError("models is empty: name at least one model")
+    plan = _plan(plan, y_train, models=models, quick=quick, param_grids=param_grids,
+                 subsamples=subsamples, cv=cv, random_state=random_state)
     if image_shape is None:
         image_shape = square_shape(X_train.shape[1])
-    folds = make_folds(cv, random_state)
-    grids = {s.name: dict((param_grids or {}).get(s.name) or s.param_grid(quick)) for s in specs}
-    rows = {s.name: (subsamples or {}).get(s.name, s.subsample(quick)) for s in specs}
-    # The rows every model can afford to be cross-validated on: the smallest subsample.
-    limits = [n for n in rows.values() if n is not None]
-    X_sel, y_sel = stratified_subsample(  # noqa: N806
-        X_train, y_train, min(limits) if limits else None, random_state)
-    n_fits = sum(cv * _n_candidates(grids[s.name])
-                 + (cv if _rows(rows[s.name], len(y_train)) != len(y_sel) else 0)
-                 for s in specs)
-    bar = Progress(n_fits, "compare", enabled=progress)
+    X, y = plan.training_data(X_train, y_train)  # noqa: N806
+    X_sel, y_sel = plan.selection_data(X, y)  # noqa: N806
+    context = resolve_context(context, n_jobs=n_jobs)
+    bar = None
+    if context.progress is None:
+        bar = Progress(plan.n_fits, "compare", enabled=progress)
+        context = context.replace(progress=bar)
+    run = _Run(plan, context, make_folds(plan.cv, plan.random_state), scoring, device,
+               learning_curve)
     try:
-        searched = [_search_model(s, grids[s.name], X_train, y_train, subsample=rows[s.name],
-                                  folds=folds, scoring=scoring, n_jobs=n_jobs, device=device,
-                                  random_state=random_state, progress=bar) for s in specs]
-        results = {}
-        for s in searched:
-            sel_mean, sel_std = _selection_score(s, X_sel, y_sel, folds=folds,
-                                                 scoring=scoring, progress=bar)
-            results[s.spec.name] = _refit_and_test(
-                s, X_train, y_train, X_test, y_test, n_jobs=n_jobs, scoring=scoring,
-                selection=(sel_mean, sel_std), learning_curve=learning_curve, progress=bar)
+        with context.joblib_backend():
+            searched = [_search_model(m, X, y, run) for m in plan.models]
+            results = {s.spec.name: _refit_and_test(s, X, y, X_test, y_test, run,
+                                                    _selection_score(s, X_sel, y_sel, run))
+                       for s in searched}
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return ComparisonResult(
         results=results, dataset=dataset, X_test=X_test, y_test=y_test,
-        image_shape=image_shape, n_train=len(y_train), cv=cv, scoring=scoring, quick=quick,
-        folds=describe_folds(folds), selection_rows=len(y_sel))
-
-
-def _rows(subsample: int | None, n: int) -> int:
-    return n if subsample is None else min(subsample, n)
-
-
-def _n_candidates(grid: Mapping[str, list[Any]]) -> int:
-    return int(np.prod([len(v) for v in grid.values()])) if grid else 1
+        image_shape=image_shape, n_train=len(y), cv=plan.cv, scoring=scoring,
+        quick=plan.quick, folds=describe_folds(run.folds), selection_rows=len(y_sel),
+        plan=plan)
 
 
 def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,  # noqa: N803
-                    X_test: np.ndarray, y_test: np.ndarray, *, n_jobs: int | None,  # noqa: N803
-                    scoring: str, selection: tuple[float, float], learning_curve: bool,
-                    progress: Progress) -> ModelResult:
-    spec, search = s.spec, s.search
+                    X_test: np.ndarray, y_test: np.ndarray, run: _Run,  # noqa: N803
+                    selection: tuple[float, float]) -> ModelResult:
+    spec, search, context = s.spec, s.search, run.context
     best = clone(s.pipe).set_params(**search.best_params_)
     if spec.own_n_jobs:
-        best.set_params(clf__n_jobs=n_jobs)
-    progress.set_description(f"{spec.name}: refit on {len(y_train)} rows")
+        best.set_params(clf__n_jobs=context.n_jobs)
+    context.check()
+    context.describe(f"{spec.name}: refit on {len(y_train)} rows")
     _, fit_seconds = _timed(best.fit, X_train, y_train)
-    raise_if_interrupted()
+    context.check()  # a fit that swallowed Ctrl-C returned a half-trained model
     y_pred, predict_seconds = _timed(best.predict, X_test)
     curve = None
-    if spec.learning_curve and learning_curve:
-        progress.set_description(f"{spec.name}: learning curve, 10% of the rows held out")
+    if spec.learning_curve and run.learning_curve:
+        context.describe(f"{spec.name}: learning curve, 10% of the rows held out")
         curve = _fit_learning_curve(best, X_train, y_train)
+        context.check()
     i = search.best_index_
     return ModelResult(
         name=spec.name,
@@ -517,6 +563,6 @@ def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,  # n
         n_search_samples=s.rows,
         n_jobs=s.jobs,
         device=getattr(best.named_steps["clf"], "device_", None),
-        scoring=scoring,
+        scoring=run.scoring,
         learning_curve_estimator=curve,
     )

@@ -17,6 +17,13 @@ instead of with the tasks, the search survives the loss of a worker, a torch mod
 has such workers, and an interrupted search cancels its queued tasks. The recipe (one
 worker per GPU) is in ``docs/dask.md``.
 
+Without the implicit block: :func:`dask_session` opens a session and nothing else, to be
+passed explicitly in a :class:`~sknn_mnist.study.context.RunContext` (what the command line
+does)::
+
+    with dask_session("tcp://scheduler:8786") as session:
+        result = compare(X_train, y_train, X_test, y_test, context=RunContext(dask=session))
+
 Results do not depend on the backend: each fit is seeded by its ``random_state`` and runs
 with one CPU thread on a single-threaded worker (Dask's nanny sets ``OMP_NUM_THREADS=1``,
 which torch reads), like a loky worker of a 2-job search on 2 cores. (torch's CPU results
@@ -44,6 +51,7 @@ __all__ = [
     "SchedulerUnreachableError",
     "active_session",
     "dask_backend",
+    "dask_session",
     "search_backend",
     "uses_torch_device",
 ]
@@ -94,6 +102,37 @@ class DaskSession:
     def n_threads(self) -> int:
         """Task slots of the whole cluster (worker threads)."""
         return sum(self.client.nthreads().values())
+
+    @contextlib.contextmanager
+    def search(self, estimator: Any, X: Any, y: Any = None) -> Iterator[None]:  # noqa: N803
+        """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` on this cluster.
+
+        The Dask backend with ``X`` and ``y`` broadcast to every worker once for the whole
+        search (the tasks carry only their folds' indices, and the search survives the loss
+        of a worker), and, when ``estimator`` trains a torch network and the cluster has
+        workers with a ``GPU`` resource, its fits restricted to those (one fit per GPU at a
+        time). The cluster's worker threads decide how many fits run at once. An exception
+        in the block (``KeyboardInterrupt`` included) cancels the search's tasks that have
+        not run yet.
+
+        ``X`` and ``y`` must be the very objects passed to ``fit`` (joblib matches them by
+        identity).
+        """
+        from joblib import parallel_config
+
+        submit_kwargs: dict[str, Any] = {}
+        if uses_torch_device(estimator) and self.n_gpu_workers() > 0:
+            submit_kwargs["resources"] = {GPU_RESOURCE: 1}
+        keys_before = set(self.client.futures)
+        try:
+            backend = _search_backend_class()(
+                client=self.client, scatter=[a for a in (X, y) if a is not None],
+                **submit_kwargs)
+            with parallel_config(backend=backend):
+                yield
+        except BaseException:
+            self.cancel_pending(keys_before)
+            raise
 
     def cancel_pending(self, keys_before: set[Any]) -> int:
         """Cancel the tasks this client submitted since ``keys_before``; return how many.
@@ -214,10 +253,79 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
     return cluster, client
 
 
+def _check_target(address: str | None, n_workers: int | None) -> None:
+    if (address is None) == (n_workers is None):
+        raise ValueError("pass either address (a running Dask scheduler) or n_workers "
+                         "(start a local cluster), not both or neither")
+    if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) != n_workers
+                                  or n_workers < 1):
+        raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+
+
+@contextlib.contextmanager
+def dask_session(address: str | None = None, n_workers: int | None = None, *,
+                 timeout: float = DEFAULT_TIMEOUT) -> Iterator[DaskSession]:
+    """Connect to a Dask cluster (or start a local one) for the duration of the block.
+
+    The session is made the default of nothing (not Dask's, not joblib's, not
+    :func:`active_session`'s): pass it where it is to be used, in a
+    :class:`~sknn_mnist.study.context.RunContext` (``RunContext(dask=session)``).
+    :func:`dask_backend` is this plus the implicit defaults.
+
+    Parameters
+    ----------
+    address : str, optional
+        A running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+    n_workers : int, optional
+        Instead of ``address``: start a :class:`distributed.LocalCluster` of this many
+        single-threaded worker processes on 127.0.0.1 for the duration of the block.
+    timeout : float, default=5
+        Seconds to wait for the scheduler before raising :class:`SchedulerUnreachableError`.
+
+    Yields
+    ------
+    DaskSession
+
+    Raises
+    ------
+    ValueError
+        Both or neither of ``address`` and ``n_workers``, or ``n_workers < 1``.
+    SchedulerUnreachableError
+        The scheduler at ``address`` did not answer within ``timeout``.
+
+    Notes
+    -----
+    An exception in the block (``KeyboardInterrupt`` included) cancels the tasks this
+    session submitted that have not run yet; a local cluster is shut down on leaving.
+    """
+    _check_target(address, n_workers)
+    _require_distributed()
+    if address is not None:
+        cluster, client = None, _connect(address, timeout)
+    else:
+        cluster, client = _start_local_cluster(int(n_workers), timeout)
+    session = DaskSession(client=client, cluster=cluster)
+    keys_before = set(client.futures)
+    try:
+        yield session
+    except BaseException:
+        session.cancel_pending(keys_before)
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 @contextlib.contextmanager
 def dask_backend(address: str | None = None, n_workers: int | None = None, *,
                  timeout: float = DEFAULT_TIMEOUT) -> Iterator[DaskSession]:
     """Run joblib-parallel work (grid searches, :func:`~sknn_mnist.compare.compare`) on Dask.
+
+    A :func:`dask_session` that is also, for the block, joblib's backend (every
+    ``joblib.Parallel`` call goes to the cluster) and the session that
+    :func:`active_session` returns: :func:`~sknn_mnist.compare.compare`, ``grid_search``
+    and the reports called without a ``context`` run on it.
 
     Parameters
     ----------
@@ -247,31 +355,13 @@ def dask_backend(address: str | None = None, n_workers: int | None = None, *,
     """
     from joblib import parallel_config
 
-    if (address is None) == (n_workers is None):
-        raise ValueError("pass either address (a running Dask scheduler) or n_workers "
-                         "(start a local cluster), not both or neither")
-    if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) != n_workers
-                                  or n_workers < 1):
-        raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
-    _require_distributed()
-    if address is not None:
-        cluster, client = None, _connect(address, timeout)
-    else:
-        cluster, client = _start_local_cluster(int(n_workers), timeout)
-    session = DaskSession(client=client, cluster=cluster)
-    token = _ACTIVE.set(session)
-    keys_before = set(client.futures)
-    try:
-        with parallel_config(backend="dask", client=client):
-            yield session
-    except BaseException:
-        session.cancel_pending(keys_before)
-        raise
-    finally:
-        _ACTIVE.reset(token)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with dask_session(address, n_workers, timeout=timeout) as session:
+        token = _ACTIVE.set(session)
+        try:
+            with parallel_config(backend="dask", client=session.client):
+                yield session
+        finally:
+            _ACTIVE.reset(token)
 
 
 @contextlib.contextmanager
@@ -279,16 +369,12 @@ def search_backend(estimator: Any, X: Any, y: Any = None, *,  # noqa: N803
                    n_jobs: int | None = None) -> Iterator[None]:
     """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` inside this.
 
-    Inside :func:`dask_backend`: the Dask backend with ``X`` and ``y`` broadcast to every
-    worker once for the whole search (the tasks carry only their folds' indices, and the
-    search survives the loss of a worker), and, when ``estimator`` trains a torch network
-    and the cluster has workers with a ``GPU`` resource, its fits restricted to those (one
-    fit per GPU at a time). ``n_jobs`` is ignored: the cluster's worker threads decide. An
-    exception in the block (``KeyboardInterrupt`` included) cancels the search's tasks that
-    have not run yet.
+    Inside :func:`dask_backend`: :meth:`DaskSession.search` on its session (the data
+    broadcast to every worker once, torch fits on the GPU workers, queued tasks cancelled on
+    an exception); ``n_jobs`` is ignored: the cluster's worker threads decide.
 
-    Outside: :func:`~sknn_mnist._parallel.shared_cores` (``n_jobs`` loky workers that share
-    the CPU cores).
+    Outside: :func:`~sknn_mnist.study.parallel.shared_cores` (``n_jobs`` loky workers that
+    share the CPU cores).
 
     ``X`` and ``y`` must be the very objects passed to ``fit`` (joblib matches them by
     identity).
@@ -300,21 +386,8 @@ def search_backend(estimator: Any, X: Any, y: Any = None, *,  # noqa: N803
         with shared_cores(n_jobs):
             yield
         return
-    from joblib import parallel_config
-
-    submit_kwargs: dict[str, Any] = {}
-    if uses_torch_device(estimator) and session.n_gpu_workers() > 0:
-        submit_kwargs["resources"] = {GPU_RESOURCE: 1}
-    keys_before = set(session.client.futures)
-    try:
-        backend = _search_backend_class()(
-            client=session.client, scatter=[a for a in (X, y) if a is not None],
-            **submit_kwargs)
-        with parallel_config(backend=backend):
-            yield
-    except BaseException:
-        session.cancel_pending(keys_before)
-        raise
+    with session.search(estimator, X, y):
+        yield
 
 
 @functools.cache

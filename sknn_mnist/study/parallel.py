@@ -21,7 +21,9 @@ def shared_cores(n_jobs: int | None) -> Iterator[int]:
     With more than one job, loky workers get OMP/MKL/torch thread limits through
     ``inner_max_num_threads`` (torch reads ``OMP_NUM_THREADS`` when a worker imports it):
     without them 2 workers on 2 cores would each start 2 torch threads, and an
-    oversubscribed torch slows down several-fold. Yields the effective number of jobs.
+    oversubscribed torch slows down several-fold (measured: ``benchmarks/results/RESULTS.md``,
+    section "Contention", row "ours, threads not managed"). Yields the effective number of
+    jobs.
     """
     jobs = effective_n_jobs(n_jobs)
     limits = (parallel_config(backend="loky", inner_max_num_threads=threads_per_worker(jobs))

@@ -5,7 +5,9 @@
 - :class:`FitCounter`: a scorer that scores as usual and appends one byte to a small file
   per call; scorers run in the worker that fitted the fold, so the count is right with any
   ``n_jobs`` (loky processes write to the same file). A thread in this process watches the
-  file's size and moves the bar.
+  file's size and moves the bar. It also checks the run's cancellation token before it
+  scores: a fit cut short by Ctrl-C is never scored.
+- :class:`ProgressSink`: what a :class:`~sknn_mnist.study.context.RunContext` reports to.
 """
 
 from __future__ import annotations
@@ -16,11 +18,25 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .interrupt import raise_if_interrupted
+if TYPE_CHECKING:
+    from .context import CancellationToken
 
-__all__ = ["FitCounter", "Progress", "counted_fits"]
+__all__ = ["FitCounter", "Progress", "ProgressSink", "counted_fits"]
+
+
+class ProgressSink(Protocol):
+    """Where a run reports progress: :class:`Progress`, or anything with these members."""
+
+    #: ``False``: nothing is shown, and fits are not counted.
+    enabled: bool
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more finished fits."""
+
+    def set_description(self, desc: str) -> None:
+        """Say what the run is doing now."""
 
 
 class Progress:
@@ -104,46 +120,55 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 class FitCounter:
-    """A scorer that also appends one byte to ``path`` per call (a finished fold).
+    """A scorer that checks a cancellation token and appends one byte to ``path`` per call
+    (a finished fold).
 
     Picklable, so that it works in loky or dask worker processes on this machine.
 
     Parameters
     ----------
-    scoring : str
-        A scikit-learn scorer name.
-    path : str
-        The tick file.
+    scoring : str or callable
+        A scikit-learn scorer name (or scorer).
+    path : str or None
+        The tick file; ``None``: count nothing.
+    cancel : CancellationToken or None, default=None
+        Checked before scoring.
     """
 
-    def __init__(self, scoring: str, path: str):
+    def __init__(self, scoring: Any, path: str | None, cancel: CancellationToken | None = None):
         self.scoring = scoring
         self.path = path
+        self.cancel = cancel
 
     def __repr__(self) -> str:  # reports name the scoring, not this wrapper
-        return self.scoring
+        return str(self.scoring)
 
     def __call__(self, estimator: Any, X: Any, y: Any) -> float:  # noqa: N803
         from sklearn.metrics import get_scorer
 
         # A training loop that swallowed Ctrl-C returns a half-trained model: do not score it.
-        raise_if_interrupted()
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
         score = get_scorer(self.scoring)(estimator, X, y)
-        with open(self.path, "ab") as fh:
-            fh.write(b".")
+        if self.path is not None:
+            with open(self.path, "ab") as fh:
+                fh.write(b".")
         return score
 
 
 class counted_fits:  # noqa: N801 (a context manager used like a function)
     """``with counted_fits(scoring, progress) as scorer:`` pass ``scorer`` as ``scoring``.
 
-    Every call of the scorer (in any worker) moves ``progress`` by one. With ``progress``
-    None or disabled, yields ``scoring`` unchanged and starts nothing.
+    Every call of the scorer (in any worker) moves ``progress`` by one, after checking
+    ``cancel``. With ``progress`` None or disabled, starts nothing, and yields ``scoring``
+    unchanged when there is no ``cancel`` either.
     """
 
-    def __init__(self, scoring: str, progress: Progress | None, *, poll_seconds: float = 0.2):
+    def __init__(self, scoring: Any, progress: ProgressSink | None, *,
+                 cancel: CancellationToken | None = None, poll_seconds: float = 0.2):
         self.scoring = scoring
         self.progress = progress
+        self.cancel = cancel
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,13 +177,14 @@ class counted_fits:  # noqa: N801 (a context manager used like a function)
 
     def __enter__(self) -> Any:
         if self.progress is None or not self.progress.enabled:
-            return self.scoring
+            return self.scoring if self.cancel is None else FitCounter(self.scoring, None,
+                                                                       self.cancel)
         fd, name = tempfile.mkstemp(prefix="sknn-mnist-fits-", suffix=".ticks")
         os.close(fd)
         self._path = Path(name)
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
-        return FitCounter(self.scoring, name)
+        return FitCounter(self.scoring, name, self.cancel)
 
     def _poll(self) -> None:
         assert self._path is not None and self.progress is not None

@@ -34,6 +34,7 @@ from .compare import (
     format_params,
     make_folds,
 )
+from .context import RunContext
 from .plots import (
     ConfusionMatricesDisplay,
     CVParamScoresDisplay,
@@ -317,7 +318,7 @@ def comparison_report(
         f"cross-validated on the same {result.selection_rows} training rows with the same "
         "folds; the test set is used once, for the test accuracy, never to choose",
         _versions_note(),
-        f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",  # noqa: UP017
+        f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     ]
     images: dict[str, Path] = {}
     if plots and out_dir is not None:
@@ -426,6 +427,7 @@ def cross_validation_report(
     out_dir: PathLike | None = None,
     return_train_score: bool = True,
     random_state: int | None = 0,
+    context: RunContext | None = None,
 ) -> Report:
     """Cross-validate any estimator or pipeline and report the per-fold scores and timings.
 
@@ -446,6 +448,9 @@ def cross_validation_report(
         are not kept).
     return_train_score : bool, default=True
     random_state : int or None, default=0
+    context : RunContext, optional
+        Backend, progress (one tick per fold) and cancellation of the folds' fits; see
+        :func:`~sknn_mnist.compare.cross_validate_model`.
 
     Returns
     -------
@@ -455,7 +460,8 @@ def cross_validation_report(
     """
     cv_splitter: Any = make_folds(cv, random_state) if isinstance(cv, int) else cv
     scores = cross_validate_model(estimator, X, y, cv=cv_splitter, scoring=scoring,
-                                  n_jobs=n_jobs, return_train_score=return_train_score)
+                                  n_jobs=n_jobs, return_train_score=return_train_score,
+                                  context=context)
     scoring = str(scoring)  # a progress-counting scorer prints as its scorer name
     keys = ["test_score"] + (["train_score"] if return_train_score else []) + [
         "fit_time", "score_time"]

@@ -1,0 +1,90 @@
+"""``sknn-mnist train``: train one model, print its test accuracy, save it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..study.models import get_model_spec
+from .common import (
+    add_dataset_args,
+    add_model_arg,
+    add_params_arg,
+    add_quiet,
+    add_run_args,
+    check_output_file,
+    note,
+    parse_params,
+    user_errors,
+)
+
+HELP = "train one model and save it"
+DESCRIPTION = ("Train a model on the training set, print its test accuracy and save it (with "
+               "metadata).")
+
+
+def setup(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``sknn-mnist train``."""
+    add_model_arg(p)
+    add_dataset_args(p)
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="model file (.skops; checked before training)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_run_args(p, n_jobs_help="the random forest's n_jobs (default: -1, all cores)")
+    add_params_arg(p)
+    add_quiet(p)
+
+
+@contextlib.contextmanager
+def epoch_lines(model: Any, args: argparse.Namespace) -> Iterator[None]:
+    """Per-epoch lines of a torch model on stderr (stdout stays for results) unless --quiet."""
+    clf = model.named_steps["clf"]
+    if args.quiet or not get_model_spec(args.model).uses_device or clf.verbose:
+        yield
+        return
+    clf.set_params(verbose=1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        clf.set_params(verbose=0)  # the saved model stays silent, as the user asked
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, test once, save; a fit cut short by Ctrl-C saves nothing."""
+    out = check_output_file(args.out, overwrite=args.overwrite, what="model file")
+    params = parse_params(args.params)
+
+    # numpy, scikit-learn and torch take seconds to import: only now that the arguments
+    # are checked (`--help` and argument errors stay instant).
+    from sklearn.metrics import accuracy_score
+
+    from ..io.persistence import save_model
+    from . import runtime
+
+    runtime.check_dataset(args.dataset)
+    runtime.check_device(args.device)
+    params = runtime.model_params(args.model, params)
+    model = runtime.make_pipeline(args, params, n_jobs=args.n_jobs)
+    X, y = runtime.train_rows(args)  # noqa: N806
+    test = runtime.load_split(args, "test")
+    note(args, f"training {args.model} on {len(y)} rows of {args.dataset}...")
+    start = time.perf_counter()
+    with runtime.run_context(args) as context:
+        with user_errors(), epoch_lines(model, args):
+            model.fit(X, y)
+        context.check()  # a half-trained model is never saved
+    fit_seconds = time.perf_counter() - start
+    with user_errors():
+        accuracy = float(accuracy_score(test.target, model.predict(test.data)))
+    save_model(model, out, dataset=args.dataset, test_score=accuracy, overwrite=args.overwrite,
+               metadata={"fit_seconds": fit_seconds, "n_train": int(len(y)),
+                         "cli_params": {k: repr(v) for k, v in params.items()}})
+    print(f"test accuracy: {accuracy:.4f}")
+    print(f"fit seconds: {fit_seconds:.2f}")
+    print(f"saved: {out}")
+    return 0
