@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "sknn_mnist" / "pretrained"
 DEFAULT_IDX_DIR = ROOT.parent / "shared" / "data" / "mnist"
 SEED = 0
-TITLES = {"mlp": "the default MLP (784-100-50-10)", "cnn": "the default CNN (32-64 conv, 128 dense)"}
+TITLES = {"mlp": "the default MLP (784-100-50-10)",
+          "cnn": "the default CNN (32-64 conv, 128 dense)"}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from .decode import ImageLimits
 from .normalize import layout_for, layout_for_features
 from .segment import DigitBox, split_digits
 
-__all__ = ["NumberReading", "model_layout", "read_number"]
+__all__ = ["NumberReading", "model_layout", "model_n_features", "read_number"]
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,25 @@ class NumberReading:
         return self.text
 
 
+def model_n_features(model: Any) -> int | None:
+    """How many pixels a fitted model (or pipeline) takes per row, if it says: its
+    ``n_features_in_``, else that of the first pipeline step that has one (a pipeline
+    starting with ``"passthrough"`` has none of its own)."""
+    n_features = getattr(model, "n_features_in_", None)
+    for _, step in getattr(model, "steps", []) if n_features is None else []:
+        n_features = getattr(step, "n_features_in_", None)
+        if n_features is not None:
+            break
+    return None if n_features is None else int(n_features)
+
+
 def model_layout(model: Any, shape: Any = None):
     """The image layout a fitted model takes: ``shape`` if given, else from its number of
-    input features (784: MNIST, 64: digits)."""
+    input features (784: MNIST, 64: digits; MNIST's when it does not say)."""
     if shape is not None:
         return layout_for(shape)
-    n_features = getattr(model, "n_features_in_", None)
-    if n_features is None:
-        steps = getattr(model, "steps", None)
-        if steps:
-            n_features = getattr(steps[-1][1], "n_features_in_", None)
-    return layout_for(None) if n_features is None else layout_for_features(int(n_features))
+    n_features = model_n_features(model)
+    return layout_for(None) if n_features is None else layout_for_features(n_features)
 
 
 def read_number(source: Any, model: Any, *, shape: Any = None,

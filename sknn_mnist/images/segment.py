@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from .decode import ImageLimits, decode
+from .decode import ImageLimits, decode, iter_sources
 from .errors import NoInkError
 from .ink import EIGHT, box_gap, contrast, ink_signal, label_pieces
 from .normalize import layout_for, normalize
@@ -241,8 +241,6 @@ def split_digits(source: Any, *, shape: Any = None, limits: ImageLimits | None =
         No digit in the image; and the reading errors of
         :func:`~sknn_mnist.images.load_images`.
     """
-    from .decode import iter_sources
-
     layout = layout_for(shape)
     items = list(iter_sources(source))
     if len(items) != 1:
