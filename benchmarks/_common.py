@@ -75,7 +75,7 @@ def interleaved(contenders: dict[str, Callable[[], float]], rounds: int,
             "ratio_to_" + reference: ratios}
 
 
-def fit_and_score(model, X, y, X_test, y_test) -> dict:  # noqa: N803
+def fit_and_score(model, X, y, X_test, y_test) -> dict:
     """Fit ``model`` (a pipeline ending in one of our classifiers) and score it on the test set.
 
     Returns the record the accuracy benchmarks keep: test accuracy, fit seconds, epochs,
@@ -134,7 +134,7 @@ def write_result(args, name: str, result: dict) -> Path:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
     os.replace(tmp, path)
-    from _report import write_results_md  # noqa: PLC0415 - sibling script module
+    from _report import write_results_md
 
     write_results_md(out)
     print(f"wrote {path}")

@@ -79,7 +79,7 @@ def hand_loop(X, y, epochs, device, fused=None):
     model = course_cnn(math.isqrt(X.shape[1])).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused)
     loss_fn = nn.CrossEntropyLoss()
-    Xt = torch.from_numpy(X).to(device)  # noqa: N806
+    Xt = torch.from_numpy(X).to(device)
     yt = torch.from_numpy(y.astype(np.int64)).to(device)
     model.train()
     for _ in range(epochs):
@@ -99,7 +99,7 @@ def ours(X, y, epochs, device):
     CNNDigitClassifier(max_iter=epochs, random_state=0, device=str(device)).fit(X, y)
 
 
-def accuracy_part(args, X, y, X_test, y_test, device) -> tuple[list, dict]:  # noqa: N803
+def accuracy_part(args, X, y, X_test, y_test, device) -> tuple[list, dict]:
     configs = {name: params for name, params in
                {"defaults": {}, "augmented": dict(AUGMENTED)}.items()
                if name in args.configs.split(",")}
@@ -193,7 +193,7 @@ def main() -> None:
     if "accuracy" in parts:
         rows, details["accuracy"] = accuracy_part(args, X, y, X_test, y_test, device)
         table += rows
-    X01, X_test01 = scale01(X), scale01(X_test)  # noqa: N806
+    X01, X_test01 = scale01(X), scale01(X_test)
     if "epoch_time" in parts:
         n = args.timing_rows or len(X01)
         rows, details["epoch_time"] = epoch_part(args, X01[:n], y[:n], device)

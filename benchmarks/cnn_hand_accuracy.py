@@ -41,11 +41,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = {}
     for subset in ("train", "test"):
-        X, y = load_dataset("mnist", subset=subset, return_X_y=True, idx_dir=args.idx_dir)  # noqa: N806
+        X, y = load_dataset("mnist", subset=subset, return_X_y=True, idx_dir=args.idx_dir)
         data[subset] = (torch.from_numpy((X / np.float32(255)).astype(np.float32)),
                         torch.from_numpy(y.astype(np.int64)))
-    (X, y), (X_test, y_test) = data["train"], data["test"]  # noqa: N806
-    X, y = X[:args.rows], y[:args.rows]  # noqa: N806
+    (X, y), (X_test, y_test) = data["train"], data["test"]
+    X, y = X[:args.rows], y[:args.rows]
     torch.manual_seed(0)
     model = CNNModule(784, 10, (1, 28, 28), batch_norm=args.batch_norm,
                       augment_shift=0.1 if args.augment else 0.0,

@@ -39,7 +39,7 @@ from sknn_mnist.models import make_model
 N_WORKERS = 2
 
 
-def _digits_search(X, y, results: list):  # noqa: N803
+def _digits_search(X, y, results: list):
     pipe = make_model("mlp", random_state=0, device="cpu")
     grid = {"clf__hidden_layer_sizes": [(64,), (128, 64)],
             "clf__learning_rate_init": [1e-3, 1e-2], "clf__max_iter": [15]}
@@ -62,9 +62,9 @@ def _load_mnist_quick(args):
     kwargs = {"idx_dir": args.idx_dir}
     if args.data_home:
         kwargs["data_home"] = args.data_home
-    X, y = load_dataset("mnist", subset="train", return_X_y=True, **kwargs)  # noqa: N806
-    X_test, y_test = load_dataset("mnist", subset="test", return_X_y=True, **kwargs)  # noqa: N806
-    X, y = stratified_subsample(X, y, 10_000, 0)  # noqa: N806 - what `compare --quick` uses
+    X, y = load_dataset("mnist", subset="train", return_X_y=True, **kwargs)
+    X_test, y_test = load_dataset("mnist", subset="test", return_X_y=True, **kwargs)
+    X, y = stratified_subsample(X, y, 10_000, 0)
     return X, y, X_test, y_test
 
 
@@ -129,7 +129,7 @@ def main() -> None:
             with dask_backend(cluster.scheduler_address, timeout=60):
                 yield
 
-        X, y = load_digits(return_X_y=True)  # noqa: N806
+        X, y = load_digits(return_X_y=True)
         runs = [_measure("digits: GridSearchCV of the MLP, 4 candidates x 3 folds",
                          lambda out: _digits_search(X, y, out), rounds, session)]
         if not args.quick and Path(args.idx_dir).is_dir():

@@ -46,15 +46,15 @@ def main() -> int:
         parser.error("--max-iter must be at least 1")
 
     try:
-        X, y = load_dataset(args.dataset, subset="train", idx_dir=args.idx_dir,  # noqa: N806
+        X, y = load_dataset(args.dataset, subset="train", idx_dir=args.idx_dir,
                             data_home=args.data_home, return_X_y=True)
-        X_test, y_test = load_dataset(args.dataset, subset="test", idx_dir=args.idx_dir,  # noqa: N806
+        X_test, y_test = load_dataset(args.dataset, subset="test", idx_dir=args.idx_dir,
                                       data_home=args.data_home, return_X_y=True)
     except DatasetUnavailableError as exc:
         print(f"{exc}\n(or run with --dataset digits)", file=sys.stderr)
         return 2
     if args.quick:
-        X, y = stratified_subsample(X, y, 5_000)  # noqa: N806
+        X, y = stratified_subsample(X, y, 5_000)
     epochs = args.max_iter or (30 if args.dataset == "digits" else 5 if args.quick else None)
     common = {"random_state": 0, "device": args.device}
     if epochs is not None:

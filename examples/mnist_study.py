@@ -50,15 +50,15 @@ def main() -> int:
     args = parser.parse_args()
 
     try:
-        X, y = load_dataset(args.dataset, subset="train", idx_dir=args.idx_dir,  # noqa: N806
+        X, y = load_dataset(args.dataset, subset="train", idx_dir=args.idx_dir,
                             data_home=args.data_home, return_X_y=True)
-        X_test, y_test = load_dataset(args.dataset, subset="test", idx_dir=args.idx_dir,  # noqa: N806
+        X_test, y_test = load_dataset(args.dataset, subset="test", idx_dir=args.idx_dir,
                                       data_home=args.data_home, return_X_y=True)
     except DatasetUnavailableError as exc:
         print(f"{exc}\n(or run with --dataset digits)", file=sys.stderr)
         return 2
     if args.quick:
-        X, y = stratified_subsample(X, y, 5_000)  # noqa: N806
+        X, y = stratified_subsample(X, y, 5_000)
     small = len(y) < 10_000
     epochs = args.max_iter or (10 if args.quick else 15)
     if args.dataset == "digits":

@@ -1,6 +1,6 @@
 """sknn_mnist: scikit-learn compatible PyTorch networks, trained through skorch, for digits.
 
->>> from sknn_mnist import MLPDigitClassifier
+>>> from sknn_mnist import MLPDigitClassifier, TorchMLPRegressor
 
 The layout, by concern:
 
@@ -25,14 +25,16 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .networks.cnn.classifier import CNNDigitClassifier
     from .networks.mlp.classifier import MLPDigitClassifier
+    from .networks.mlp.regressor import TorchMLPRegressor
 
-__all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "__version__", "pretrained"]
+__all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "TorchMLPRegressor", "__version__",
+           "pretrained"]
 
 
 def __getattr__(name: str):
     # Imported on first use: torch takes seconds to import, and `python -m
     # sknn_mnist.datasets` or `sknn-mnist --help` should not pay for it. The exported
-    # classifiers are those the registry of model kinds marks with ``export=True``.
+    # estimators are those the registry of model kinds marks with ``export=True``.
     if name == "export_onnx":  # needs the onnx extra, imported only when asked for
         from .io.onnx import export_onnx
 

@@ -113,6 +113,12 @@ class ModelSpec:
     export : bool, default=False
         The classifier class is exported by ``sknn_mnist`` itself
         (``from sknn_mnist import MLPDigitClassifier``), imported on first use.
+    compared : bool, default=True
+        A classifier that ``compare`` and the CLI offer. ``False`` registers an estimator
+        that is exported, trusted by persistence and routed by Dask like the others but
+        is not one of the compared models (the regressor): it is left out of
+        :data:`MODEL_NAMES` and :data:`DEFAULT_MODELS`, and :func:`get_model_spec`
+        refuses it. Its grids may be empty.
     """
 
     name: str
@@ -132,6 +138,7 @@ class ModelSpec:
     fitted_types: tuple[str, ...] = ()
     former_names: tuple[str, ...] = ()
     export: bool = False
+    compared: bool = True
 
     def __post_init__(self) -> None:
         if (self.estimator is None) == (self.build is None):
@@ -237,6 +244,20 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         learning_curve=True,
         default=False,
     ),
+    # Not a compared model (the comparison is of classifiers): exported, trusted by
+    # persistence and routed to GPU workers by Dask like the torch classifiers.
+    "mlp-regressor": ModelSpec(
+        name="mlp-regressor",
+        title="MLP regressor (PyTorch/skorch)",
+        estimator="sknn_mnist.networks.mlp.regressor.TorchMLPRegressor",
+        export=True,
+        grid={},
+        quick_grid={},
+        uses_device=True,
+        learning_curve=True,
+        default=False,
+        compared=False,
+    ),
     # 4 candidates on a subsample; gamma='scale' is 1 / (n_features * X.var()), which is
     # already near the optimum for pixels in [0, 1], so the grid brackets it.
     "svm": ModelSpec(
@@ -266,24 +287,29 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     ),
 }
 
-MODEL_NAMES: tuple[str, ...] = tuple(MODEL_SPECS)
+#: The compared models (``compare``'s and the CLI's choices).
+MODEL_NAMES: tuple[str, ...] = tuple(n for n, s in MODEL_SPECS.items() if s.compared)
 #: The models ``compare`` and ``sknn-mnist compare`` run when none are named.
-DEFAULT_MODELS: tuple[str, ...] = tuple(n for n, s in MODEL_SPECS.items() if s.default)
+DEFAULT_MODELS: tuple[str, ...] = tuple(n for n, s in MODEL_SPECS.items()
+                                        if s.compared and s.default)
 
 
 def get_model_spec(name: str) -> ModelSpec:
-    """Return the :class:`ModelSpec` of ``name``.
+    """Return the :class:`ModelSpec` of the compared model ``name``.
 
     Raises
     ------
     ValueError
-        Unknown name; the message lists the known ones.
+        Unknown name, or a registered estimator that is not compared (the regressor);
+        the message lists the compared ones.
     """
-    try:
-        return MODEL_SPECS[name]
-    except (KeyError, TypeError):
-        known = ", ".join(repr(n) for n in MODEL_SPECS)
-        raise ValueError(f"unknown model {name!r}; known models: {known}") from None
+    spec = MODEL_SPECS.get(name) if isinstance(name, str) else None
+    if spec is None or not spec.compared:
+        known = ", ".join(repr(n) for n, s in MODEL_SPECS.items() if s.compared)
+        what = (f"{name!r} is not a compared model (the comparison is of classifiers)"
+                if spec is not None else f"unknown model {name!r}")
+        raise ValueError(f"{what}; known models: {known}")
+    return spec
 
 
 def register_model(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
@@ -319,7 +345,8 @@ def trusted_types() -> set[str]:
 
 
 def torch_classifier_names() -> set[str]:
-    """Qualified names of the registered classifiers that train with torch on a device."""
+    """Qualified names of the registered estimators (the classifiers and the regressor)
+    that train with torch on a device."""
     names: set[str] = set()
     for spec in _specs():
         if spec.uses_device:
@@ -328,7 +355,7 @@ def torch_classifier_names() -> set[str]:
 
 
 def exported_class(name: str) -> type | None:
-    """The exported classifier class called ``name`` (imported now), or None."""
+    """The exported estimator class called ``name`` (imported now), or None."""
     for spec in _specs():
         if spec.export and spec.class_name == name:
             return spec.estimator_class()

@@ -192,13 +192,13 @@ class LocalOpenML:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # minio's urllib3 pool keeps connections open
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # keep pytest output clean
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            def do_HEAD(self) -> None:
                 self.do_GET(head=True)
 
-            def do_GET(self, head: bool = False) -> None:  # noqa: N802
+            def do_GET(self, head: bool = False) -> None:
                 path = self.path.split("?")[0]
                 owner.requests.append(f"{self.command} {path}")
                 queue = owner.script.get(path)

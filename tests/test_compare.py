@@ -196,7 +196,7 @@ def test_helpers():
 class _SwallowsCtrlC(ClassifierMixin, BaseEstimator):
     """A training loop that catches Ctrl-C and returns as if it had finished (old skorch)."""
 
-    def fit(self, X, y):  # noqa: N803
+    def fit(self, X, y):
         try:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1.0)  # the handler raises here
@@ -205,7 +205,7 @@ class _SwallowsCtrlC(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         return self
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         return np.full(len(X), self.classes_[0])
 
 

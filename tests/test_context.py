@@ -31,7 +31,7 @@ class _Counts(ClassifierMixin, BaseEstimator):
         self.c = c
         self.sleep = sleep
 
-    def fit(self, X, y):  # noqa: N803
+    def fit(self, X, y):
         cls = type(self)
         cls.fits.append(self.c)
         if cls.token is not None and len(cls.fits) == cls.cancel_at:
@@ -40,7 +40,7 @@ class _Counts(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         return self
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         return np.full(len(X), self.classes_[0])
 
 

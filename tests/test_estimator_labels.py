@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
 from sklearn.neural_network import MLPClassifier
 
@@ -107,10 +111,32 @@ def test_predict_proba_columns_follow_classes(digits, make_clf):
 
 
 @pytest.mark.parametrize("y_single", [np.zeros, lambda n: np.full(n, "a")])
-def test_single_class_is_a_clear_error(digits, make_clf, y_single):
+def test_single_class_fits_as_mlpclassifier(digits, make_clf, y_single):
+    """One class in y: fitted, as MLPClassifier fits it (its own test_preserve_feature_names
+    does); every prediction is that class, with probability 1 in the one column of
+    classes_ (MLPClassifier's predict_proba has two columns there: a deliberate
+    difference)."""
     X, _ = digits
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        make_clf().fit(X, y_single(len(X)))
+    y = y_single(len(X))
+    clf = make_clf().fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, sk.classes_)
+    assert clf.n_outputs_ == sk.n_outputs_ == 1
+    assert clf.out_activation_ == sk.out_activation_ == "logistic"
+    np.testing.assert_array_equal(clf.predict(X[:50]), sk.predict(X[:50]))
+    np.testing.assert_array_equal(clf.predict_proba(X[:50]), np.ones((50, 1)))
+    np.testing.assert_array_equal(clf.predict_log_proba(X[:50]), np.zeros((50, 1)))
+    assert clf.score(X, y) == 1.0
+    assert len(clf.loss_curve_) == 5 and clf.loss_curve_[-1] < clf.loss_curve_[0]
+    loaded = pickle.loads(pickle.dumps(clf))  # the head is found again from classes_
+    np.testing.assert_array_equal(loaded.predict_proba(X[:5]), np.ones((5, 1)))
+    # Early stopping splits the one class (stratified), and a new label later is an error.
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert clf.validation_scores_[-1] == 1.0
+    with pytest.raises(ValueError, match="same classes"):
+        clf.set_params(warm_start=True, early_stopping=False).fit(X[:20], np.arange(20) % 2)
 
 
 def test_continuous_target_is_a_clear_error(digits, make_clf):

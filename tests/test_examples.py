@@ -68,3 +68,13 @@ def test_mnist_study_runs_every_configuration_on_digits(tmp_path):
                       "optimizer"]
     assert "digits: 1437 training rows, 360 test rows, 3 epochs" in result.stdout
     assert all(0.0 < a <= 1.0 for a in accuracies(result.stderr, "test accuracy"))
+
+
+def test_regression_fits_both_functions_and_draws_them(tmp_path):
+    out = run_example("regression.py", "--out", "fit.png", "--device", "cpu",
+                      cwd=tmp_path).stdout
+    scores = [float(r) for r in re.findall(r"R\^2 against the truth ([01]\.\d+)", out)]
+    assert len(scores) == 2 and min(scores) > 0.99  # sin x, then x^2 + 5x
+    assert (tmp_path / "fit.png").stat().st_size > 10_000
+    help_text = run_example("regression.py", "--help", cwd=tmp_path).stdout
+    assert "--max-iter" in help_text and "sin x" in help_text

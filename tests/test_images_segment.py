@@ -102,7 +102,7 @@ class _Oracle:
                               for d in self.classes_]).astype(float)
         self.n_features_in_ = self.rows.shape[1]
 
-    def predict_proba(self, X):  # noqa: N803
+    def predict_proba(self, X):
         similarity = np.array([[T.correlation(x, r) for r in self.rows] for x in X])
         weights = np.exp(20 * similarity)
         return weights / weights.sum(axis=1, keepdims=True)

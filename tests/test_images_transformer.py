@@ -40,10 +40,10 @@ class _Memory(BaseEstimator):
     def __init__(self):
         self.seen = None
 
-    def fit(self, X, y=None):  # noqa: N803
+    def fit(self, X, y=None):
         return self
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         self.seen = X
         return np.zeros(len(X))
 

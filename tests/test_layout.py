@@ -123,7 +123,7 @@ def test_the_package_exports_come_from_the_registry():
     from sknn_mnist.registry import MODEL_SPECS
 
     exported = {spec.class_name for spec in MODEL_SPECS.values() if spec.export}
-    assert exported == {"MLPDigitClassifier", "CNNDigitClassifier"}
+    assert exported == {"MLPDigitClassifier", "CNNDigitClassifier", "TorchMLPRegressor"}
     for name in exported:
         assert getattr(sknn_mnist, name).__name__ == name
     with pytest.raises(AttributeError, match="no attribute 'SVC'"):

@@ -39,6 +39,7 @@ def _assert_matches(model, X, proto=None):
     (StandardScaler(), {"activation": "elu", "dropout": 0.3}, "binary"),
     ("passthrough", {"activation": "leaky_relu", "dtype": "float64"}, "int"),
     (PixelScaler(), {"activation": "logistic"}, "binary-int"),
+    (PixelScaler(), {}, "single"),
 ])
 def test_mlp_pipelines_match_onnxruntime(digits_raw, make_clf, scaler, params, labels):
     X, y = digits_raw
@@ -48,6 +49,8 @@ def test_mlp_pipelines_match_onnxruntime(digits_raw, make_clf, scaler, params, l
         y = np.where(y % 2 == 0, "even", "odd")
     elif labels == "binary-int":
         y = (y >= 5).astype(int) * 7  # labels 0 and 7
+    elif labels == "single":
+        y = np.full(len(y), "only")  # one class: probability 1, that label
     model = make_pipeline(scaler, make_clf(max_iter=3, **params)).fit(X[:600], y[:600])
     _assert_matches(model, X)
 

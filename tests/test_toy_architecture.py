@@ -30,7 +30,7 @@ class ToyResidualModule(DigitNetwork):
         self.block = nn.Linear(width, width)
         self.head = nn.Linear(width, n_outputs)
 
-    def forward(self, X):  # noqa: N803
+    def forward(self, X):
         h = torch.relu(self.stem(X))
         return self.head(h + torch.relu(self.block(h)))
 
@@ -150,7 +150,7 @@ class PlainModule(nn.Module):
         super().__init__()
         self.linear = nn.Linear(n_features, n_outputs)
 
-    def forward(self, X):  # noqa: N803
+    def forward(self, X):
         return self.linear(X)
 
 

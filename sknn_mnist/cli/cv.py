@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     params = runtime.model_params(args.model, params)
     model = runtime.make_pipeline(args, params)
     n_jobs = runtime.search_jobs(args)
-    X, y = runtime.train_rows(args, cv=args.cv)  # noqa: N806
+    X, y = runtime.train_rows(args, cv=args.cv)
     desc = f"{args.cv}-fold CV of {args.model} on {len(y)} rows"
     with runtime.run_context(args) as context, \
             runtime.progress_bar(args, args.cv, desc) as bar, user_errors():

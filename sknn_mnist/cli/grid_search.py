@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                                cv=args.cv, max_train=args.max_train,
                                param_grids={args.model: grid},
                                random_state=args.random_state, quick_max_train=None).validate()
-    X, y = plan.grid_data(args.model, *plan.training_data(train.data, train.target))  # noqa: N806
+    X, y = plan.grid_data(args.model, *plan.training_data(train.data, train.target))
     model = make_model(args.model, random_state=args.random_state, device=args.device)
     folds = make_folds(args.cv, args.random_state)
     desc = f"grid search of {args.model} on {len(y)} rows"

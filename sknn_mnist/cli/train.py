@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     runtime.check_device(args.device)
     params = runtime.model_params(args.model, params)
     model = runtime.make_pipeline(args, params, n_jobs=args.n_jobs)
-    X, y = runtime.train_rows(args)  # noqa: N806
+    X, y = runtime.train_rows(args)
     test = runtime.load_split(args, "test")
     note(args, f"training {args.model} on {len(y)} rows of {args.dataset}...")
     start = time.perf_counter()

@@ -27,8 +27,7 @@ def current_learning_rate(net) -> float:
 def cosine_rate(learning_rate_init: float, progress: float, floor: float = 0.01) -> float:
     """Cosine decay from ``learning_rate_init`` to ``floor * learning_rate_init``.
 
-    ``progress`` is the fraction of the schedule done; past 1 the rate stays at the floor,
-    which keeps ``partial_fit`` useful after ``max_iter`` calls.
+    ``progress`` is the fraction of the schedule done; past 1 the rate stays at the floor.
     """
     progress = min(max(progress, 0.0), 1.0)
     return learning_rate_init * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
@@ -41,15 +40,30 @@ class LearningRateSchedule(Callback):
     ----------
     kind : {'constant', 'invscaling', 'adaptive', 'cosine'}
         'invscaling' follows scikit-learn: ``lr = learning_rate_init / (t + 1) ** power_t``
-        with ``t`` the number of samples seen, updated after each epoch. 'cosine' anneals
-        over ``max_epochs`` epochs, updated every batch. 'constant' and 'adaptive' keep the
-        rate (the monitor divides it for 'adaptive').
-    learning_rate_init, power_t, max_epochs
-        As the estimator parameters of the same names (``max_epochs`` is ``max_iter``).
+        with ``t`` the number of samples seen (over warm starts too: the estimator's
+        ``t_``), updated after each epoch; a new optimizer's first epoch (a fit, a warm
+        fit) trains at ``learning_rate_init``, as scikit-learn's new optimizer does.
+        'cosine' anneals over ``max_epochs`` epochs, updated every batch. 'constant' and
+        'adaptive' keep the rate (the monitor divides it for 'adaptive').
+    learning_rate_init, power_t
+        As the estimator parameters of the same names.
+    max_epochs : int or None
+        The horizon of 'cosine' (``max_iter`` for ``fit``). ``None``, as for
+        ``partial_fit``, means there is none: a stream has no known end, so 'cosine' then
+        trains at ``learning_rate_init``, every call, as 'constant' does. The trainer sets
+        it for each call.
+
+    Attributes
+    ----------
+    samples_before : int or None
+        Training samples seen before this call (the estimator's ``t_``), set by the
+        trainer for each call; None counts the net's own history.
     """
 
+    samples_before: int | None = None
+
     def __init__(self, kind: str, learning_rate_init: float, power_t: float,
-                 max_epochs: int) -> None:
+                 max_epochs: int | None) -> None:
         self.kind = kind
         self.learning_rate_init = learning_rate_init
         self.power_t = power_t
@@ -59,23 +73,30 @@ class LearningRateSchedule(Callback):
         # The position comes from the net's history, so that a resumed ``partial_fit``
         # (or a model loaded from a file) goes on where the last epoch left off.
         self.epoch_ = len(net.history)
-        self.samples_seen_ = sum(row.get("train_samples", 0) for row in net.history)
-        if self.kind == "constant":
+        self.samples_seen_ = (sum(row.get("train_samples", 0) for row in net.history)
+                              if self.samples_before is None else self.samples_before)
+        if self.kind == "constant" or not self._annealing():
             set_learning_rate(net, self.learning_rate_init)
+
+    def _annealing(self) -> bool:
+        """Whether 'cosine' anneals in this call (it has a horizon)."""
+        return self.kind == "cosine" and self.max_epochs is not None
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs) -> None:
         self.n_batches_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
         self.batch_ = 0
         if self.kind == "invscaling":
-            set_learning_rate(net, self.learning_rate_init
-                              / (self.samples_seen_ + 1) ** self.power_t)
-        elif self.kind == "cosine":
+            # A new net's first epoch: learning_rate_init, whatever t_ says (scikit-learn
+            # makes a new optimizer, at learning_rate_init, for every fit).
+            seen = 0 if self.epoch_ == 0 else self.samples_seen_
+            set_learning_rate(net, self.learning_rate_init / (seen + 1) ** self.power_t)
+        elif self._annealing():
             set_learning_rate(net, cosine_rate(self.learning_rate_init,
                                                self.epoch_ / self.max_epochs))
         self.samples_seen_ += len(dataset_train)
 
     def on_batch_begin(self, net, training=False, **kwargs) -> None:
-        if self.kind != "cosine" or not training:
+        if not training or not self._annealing():
             return
         progress = (self.epoch_ + self.batch_ / self.n_batches_) / self.max_epochs
         set_learning_rate(net, cosine_rate(self.learning_rate_init, progress))
@@ -90,8 +111,9 @@ class ConvergenceMonitor(Callback):
     """scikit-learn's stopping rules, and best-weight keeping for early stopping.
 
     Without early stopping, an epoch whose training loss is not below the best loss by at
-    least ``tol`` counts as "no improvement"; with it, an epoch whose validation accuracy
-    is not above the best by at least ``tol``. After more than ``n_iter_no_change`` such
+    least ``tol`` counts as "no improvement"; with it, an epoch whose validation score
+    (the history's ``score_key``: accuracy for a classifier, R^2 for a regressor) is not
+    above the best by at least ``tol``. After more than ``n_iter_no_change`` such
     epochs in a row training stops, or, for ``learning_rate='adaptive'``, the learning rate
     is divided by 5 (until it falls below 1e-6), exactly as ``MLPClassifier`` does.
 
@@ -101,8 +123,10 @@ class ConvergenceMonitor(Callback):
     """
 
     def __init__(self, *, early_stopping: bool, tol: float, n_iter_no_change: float,
-                 adaptive: bool, max_fun: int | None = None, verbose: int = 0) -> None:
+                 adaptive: bool, max_fun: int | None = None, verbose: int = 0,
+                 score_key: str = "valid_acc") -> None:
         self.early_stopping = early_stopping
+        self.score_key = score_key
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.adaptive = adaptive
@@ -125,8 +149,8 @@ class ConvergenceMonitor(Callback):
     def _observe(self, row) -> bool:
         """Update the best values and the no-improvement count from one epoch's row;
         return whether this epoch is the best so far (for early stopping)."""
-        if self.early_stopping and "valid_acc" in row:
-            score = row["valid_acc"]
+        if self.early_stopping and self.score_key in row:
+            score = row[self.score_key]
             improved = score >= self.best_score_ + self.tol
             best = score > self.best_score_
             self.best_score_ = max(self.best_score_, score)

@@ -1,140 +1,39 @@
-"""The shared core: a scikit-learn classifier that trains any torch network through skorch.
+"""The classifier layer of the core: labels, probabilities and accuracy.
 
-:class:`TorchDigitClassifierBase` holds everything but the network: parameter validation,
-label encoding, the train/validation split, ``fit`` and ``partial_fit``, prediction, and
-persistence. A subclass adds its architecture parameters and implements
-:meth:`~TorchDigitClassifierBase._build_module` (and, if it validates parameters of its
-own, :meth:`~TorchDigitClassifierBase._check_architecture`).
-
-Every training call goes *plan* -> *train* -> *commit*:
-
-* :meth:`~TorchDigitClassifierBase._plan` validates and encodes the data into a frozen
-  :class:`~sknn_mnist.core.plan.TrainingPlan` (the kind of call, a
-  :class:`~sknn_mnist.core.plan.FitCall`, included);
-* a :class:`~sknn_mnist.core.trainer.Trainer`, new or the fitted one, trains on it;
-* :meth:`~TorchDigitClassifierBase._commit` sets the fitted attributes.
-
-A call that fails leaves the estimator as it was: a new network is built and trained
-aside, a resumed one is restored from a checkpoint, and the fitted attributes change only
-when training succeeded, or was interrupted with Ctrl-C after one or more complete epochs
-(which keeps them and re-raises ``KeyboardInterrupt``).
+:class:`TorchDigitClassifierBase` adds to :class:`~sknn_mnist.core.estimator.TorchEstimatorBase`
+what makes a classifier: label validation and encoding (binary, multiclass, multilabel
+indicator targets, a single class), ``classes`` for ``partial_fit``, the stratified
+early-stopping split, ``classes_``, and ``predict``/``predict_proba``/``predict_log_proba``.
+A network subclass adds its architecture parameters and implements ``_build_module`` (see
+the estimator base for the hooks).
 """
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
-import scipy.sparse as sp
-import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
 
-from .device import DEVICE_HELP, is_valid_device_name, resolve_device, resolve_device_for_loading
-from .heads import OutputHead, head_for_targets, head_of
-from .init import glorot_factor, glorot_uniform_
-from .plan import FitCall, Seeds, TrainingPlan
-from .solvers import SOLVERS, get_solver
-from .trainer import Checkpoint, Trainer, TrainingOutcome
-from .warn import TrainingInterruptedWarning, warn_user
+from .estimator import INFERENCE_BATCH_SIZE, Targets, TorchEstimatorBase
+from .heads import ClassifierHead, head_for_targets, head_of
+from .plan import FitCall, TrainingPlan
 
-#: Rows per forward pass at prediction and validation time, unless a network says less.
-INFERENCE_BATCH_SIZE = 8192
-
-_SPARSE_FORMATS = ["csr", "csc", "coo"]
+__all__ = ["INFERENCE_BATCH_SIZE", "TorchDigitClassifierBase"]
 
 
-class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
-    """Base of the package's classifiers: training, prediction and persistence.
+class TorchDigitClassifierBase(ClassifierMixin, TorchEstimatorBase):
+    """Base of the package's classifiers: the estimator base plus labels.
 
-    Not used directly. A subclass defines ``__init__`` with every parameter (its own and
-    the training parameters below), merges :attr:`_parameter_constraints`, and
-    implements the hooks:
-
-    * ``_build_module(n_features, n_outputs) -> torch.nn.Module`` (required): a module
-      taking float rows of shape ``(n, n_features)`` and returning logits of shape
-      ``(n, n_outputs)``, in float32; the core initialises it, converts it to ``dtype``
-      and moves it to the device;
-    * ``_check_architecture()``: validate the architecture parameters beyond what the
-      constraints express; raise ``InvalidParameterError``/``ValueError``;
-    * ``_initialize_module(module)``: draw the initial weights (default: scikit-learn's
-      Glorot uniform for every linear and convolution layer, biases included, with the
-      factor for ``self.activation`` when the subclass has one); runs under a seeded torch
-      RNG;
-    * ``_set_network_attributes(module)``: set architecture-specific fitted attributes
-      (the MLP's ``coefs_``/``intercepts_``/``n_layers_``) after successful training.
-
-    Training parameters (meaning as in ``MLPClassifier``): ``solver``, ``alpha``,
-    ``batch_size``, ``learning_rate``, ``learning_rate_init``, ``power_t``, ``max_iter``,
-    ``shuffle``, ``random_state``, ``tol``, ``verbose``, ``warm_start``, ``momentum``,
-    ``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``, ``beta_1``,
-    ``beta_2``, ``epsilon``, ``n_iter_no_change``, ``max_fun``, ``device``, ``dtype``.
+    Not used directly; a subclass defines ``__init__`` with every parameter, merges
+    ``_parameter_constraints`` (``{**TorchDigitClassifierBase._parameter_constraints,
+    ...}``) and implements the network hooks of
+    :class:`~sknn_mnist.core.estimator.TorchEstimatorBase`.
     """
-
-    #: Constraints of the training parameters; a subclass merges its own:
-    #: ``_parameter_constraints = {**TorchDigitClassifierBase._parameter_constraints, ...}``.
-    _parameter_constraints: dict = {
-        "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
-                             Options(Real, {np.inf})],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "dtype": [StrOptions({"float32", "float64"})],
-    }
-
-    #: Names of the parameters that define the network's shape (used in messages).
-    _architecture_params: tuple[str, ...] = ()
-
-    #: Rows per forward pass at prediction and validation time. Large batches are much
-    #: faster than the training batch size; a network with large activations (the CNN)
-    #: sets a smaller one.
-    _inference_batch_size: int = INFERENCE_BATCH_SIZE
-
-    # -- hooks ------------------------------------------------------------------------------
-    def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
-        raise NotImplementedError
-
-    def _check_architecture(self) -> None:
-        """Validate the architecture parameters (called before any data is touched)."""
-
-    def _initialize_module(self, module: torch.nn.Module) -> None:
-        glorot_uniform_(module, glorot_factor(getattr(self, "activation", None)))
-
-    def _set_network_attributes(self, module: torch.nn.Module) -> None:
-        """Set architecture-specific fitted attributes from the trained module."""
 
     # -- public API -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):  # noqa: N803
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X``, ``y`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -153,112 +52,73 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        call = FitCall.WARM_FIT if self.warm_start and self._is_trained() else FitCall.FIT
-        return self._fit(X, y, sample_weight, call=call, classes=None)
+        return self._fit(X, y, sample_weight, call=self._fit_call())
 
-    def _check_solver(self) -> bool:
-        # An unknown solver is left to fit's validation, which names the valid ones.
-        solver = SOLVERS.get(self.solver) if isinstance(self.solver, str) else None
-        if solver is not None and not solver.stochastic:
-            raise AttributeError(
-                "partial_fit is only available for stochastic optimizers; "
-                f"solver={self.solver!r} is not stochastic."
-            )
-        return True
-
-    @available_if(_check_solver)
+    @available_if(TorchEstimatorBase._check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):  # noqa: N803
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for one epoch on ``X``, ``y``, continuing from the current weights.
 
-        The batch size and the scaling of ``alpha`` follow each call's data.
+        The batch size and the scaling of ``alpha`` follow each call's data. There is no
+        horizon: with ``learning_rate='cosine'`` every call trains at
+        ``learning_rate_init`` (see the class's notes).
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like of shape (n_classes,), default=None
             All the labels that will ever appear. Required on the first call; on later
             calls it may be omitted, and must equal ``classes_`` when given.
-        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self : object
         """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        call = FitCall.PARTIAL_FIT if self._is_trained() else FitCall.FIRST_PARTIAL_FIT
-        return self._fit(X, y, sample_weight, call=call, classes=classes)
+        return self._partial_fit(X, y, sample_weight, classes)
 
-    def predict_proba(self, X):  # noqa: N803
+    def predict_proba(self, X):
         """Class probabilities, float64, columns in ``classes_`` order.
 
         Rows sum to 1, except for a multilabel model: one independent probability per
         label, as in ``MLPClassifier``.
         """
-        logits = self._logits(X).double()
+        logits = self._forward(X).double()  # checks that the model is fitted first
         return self._head.proba(logits).numpy()
 
-    def predict_log_proba(self, X):  # noqa: N803
-        """Logarithm of :meth:`predict_proba`, computed stably from the logits."""
-        logits = self._logits(X).double()
-        return self._head.log_proba(logits).numpy()
+    def predict_log_proba(self, X):
+        """``np.log(predict_proba(X))``, scikit-learn's definition.
 
-    def predict(self, X):  # noqa: N803
+        A probability that underflows to 0 in float64 gives ``-inf``, as in
+        ``MLPClassifier``; the argmax is that of :meth:`predict_proba`, ties included.
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba, out=proba)
+
+    def predict(self, X):
         """Predicted labels from ``classes_``; a 0/1 indicator matrix for multilabel."""
-        logits = self._logits(X)
+        logits = self._forward(X)  # checks that the model is fitted first
         return self._head.predict(logits, self.classes_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.target_tags.multi_output = True
         tags.classifier_tags.multi_label = True
         return tags
 
-    # -- state ------------------------------------------------------------------------------
+    # -- the task ---------------------------------------------------------------------------
     @property
-    def net_(self):
-        """The fitted skorch net (``net_.module_`` the torch module, ``net_.history``)."""
-        try:
-            return self.trainer_.net
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
-                                 "'net_'") from None
-
-    def _is_trained(self) -> bool:
-        return hasattr(self, "trainer_")
-
-    @property
-    def _head(self) -> OutputHead:
-        return head_of(self.out_activation_, self.n_outputs_)
+    def _head(self) -> ClassifierHead:
+        return head_of(self.out_activation_, self.n_outputs_, len(self.classes_))
 
     @property
     def _target_type(self) -> str:
         return self._head.name
 
-    # -- validation -------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        """Checks that the parameter constraints cannot express."""
-        if not is_valid_device_name(self.device):
-            raise InvalidParameterError(
-                f"The 'device' parameter of {type(self).__name__} must be {DEVICE_HELP}. "
-                f"Got {self.device!r} instead."
-            )
-        if self.early_stopping and self.validation_fraction == 0:
-            raise ValueError("early_stopping=True needs validation_fraction > 0.")
-        self._check_architecture()
-
-    def _validate_xy(self, X, y, reset: bool):  # noqa: N803
-        X, y = validate_data(self, X, y, reset=reset, accept_sparse=_SPARSE_FORMATS,  # noqa: N806
-                             dtype=self.dtype, multi_output=True)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if sp.issparse(X):
-            X = X.toarray()  # noqa: N806
+    def _validate_targets(self, y: np.ndarray) -> np.ndarray:
         check_classification_targets(y)
-        return X, y
+        return y
 
     def _known_classes(self, y_classes, classes, call: FitCall, multilabel: bool):
         """Every label of the model for this call, checked against the fitted ones."""
@@ -292,9 +152,7 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
             )
         return y_classes
 
-    def _encode_targets(self, y, classes, call: FitCall,
-                        dtype) -> tuple[np.ndarray, OutputHead, np.ndarray]:
-        """Return ``(classes_, head, encoded y)`` for this call."""
+    def _encode(self, y, call: FitCall, classes, dtype) -> Targets:
         multilabel = type_of_target(y) == "multilabel-indicator"
         y_classes = np.arange(y.shape[1]) if multilabel else unique_labels(y)
         all_classes = self._known_classes(y_classes, classes, call, multilabel)
@@ -306,248 +164,30 @@ class TorchDigitClassifierBase(ClassifierMixin, BaseEstimator):
                     f"{all_classes.tolist()}; pass every label in `classes` on the first "
                     "call to partial_fit."
                 )
-            if len(all_classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in y; got "
-                    f"one class: {all_classes.tolist()}."
-                )
         head = head_for_targets(multilabel, len(all_classes))
-        return all_classes, head, head.encode(y, all_classes, dtype)
+        return Targets(y=head.encode(y, all_classes, dtype), head=head,
+                       n_outputs=head.n_outputs(len(all_classes)), classes=all_classes)
 
-    def _split(self, y_codes, classes, head: OutputHead, seed: int):
+    def _split(self, targets: Targets, seed: int):
         """Stratified train/validation row indices for early stopping, with errors in
         the user's labels."""
-        n_samples = len(y_codes)
+        y_codes, classes = targets.y, targets.classes
         stratify = None
-        if head.name != "multilabel":
+        if targets.head.name != "multilabel":
             stratify = y_codes
             counts = np.bincount(y_codes.astype(np.int64), minlength=len(classes))
             rare = classes[(counts > 0) & (counts < 2)]
             if rare.size:
+                # scikit-learn's words (its train_test_split's), with the user's labels.
                 raise ValueError(
-                    "early_stopping=True holds out a stratified validation set, which "
-                    "needs at least 2 samples of every class in y; too few samples of "
-                    f"class(es) {rare.tolist()}. Add samples or set early_stopping=False."
+                    "The least populated classes in y have only 1 member, which is too "
+                    "few. The minimum number of groups for any class cannot be less than "
+                    f"2. Classes with too few members are: {rare.tolist()}. "
+                    "(early_stopping=True holds out a stratified validation set: add "
+                    "samples of those classes or set early_stopping=False.)"
                 )
-        try:
-            train_idx, valid_idx = train_test_split(
-                np.arange(n_samples), test_size=self.validation_fraction,
-                random_state=seed, stratify=stratify)
-        except ValueError as exc:
-            raise ValueError(
-                f"early_stopping=True could not hold out validation_fraction="
-                f"{self.validation_fraction} of {n_samples} samples of the classes "
-                f"{classes.tolist()}: {exc} Increase 'validation_fraction' or the size of "
-                "your dataset."
-            ) from exc
-        if len(valid_idx) < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the "
-                "size of your dataset."
-            )
-        return train_idx, valid_idx
+        return self._holdout(len(y_codes), seed, stratify,
+                             describe=f" of the classes {classes.tolist()}")
 
-    # -- training: the transaction ---------------------------------------------------------
-    def _fit(self, X, y, sample_weight, *, call: FitCall, classes):  # noqa: N803
-        self._check_params()
-        saved = dict(vars(self))
-        checkpoint = self.trainer_.checkpoint() if call.resumes else None
-        try:
-            plan = self._plan(X, y, sample_weight, call, classes)
-            trainer = self.trainer_ if call.resumes else self._new_trainer(plan)
-            outcome = trainer.train(plan)
-            if outcome.interrupted and not outcome.rows:
-                raise KeyboardInterrupt  # nothing completed: the model stays as it was
-            if not outcome.interrupted and not trainer.finite(outcome):
-                raise ValueError(
-                    "Solver produced non-finite parameter weights. The input data may "
-                    "contain large values and need to be preprocessed (e.g. a "
-                    "MinMaxScaler), or the learning rate (learning_rate_init) may be too "
-                    "high."
-                )
-            self._commit(plan, trainer, outcome)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if checkpoint is not None:
-                self.trainer_.restore(checkpoint)
-            raise
-        if outcome.interrupted:
-            warn_user(
-                f"Training was interrupted (KeyboardInterrupt) after {len(outcome.rows)} "
-                "complete epoch(s) of this call. The model keeps its weights from that "
-                "point and can predict; call partial_fit to train it further.",
-                TrainingInterruptedWarning)
-            raise KeyboardInterrupt
-        self._warn_if_not_converged(plan, outcome)
-        return self
-
-    #: A final training loss this many times the chance loss means training diverged.
-    _DIVERGED_LOSS_FACTOR = 10.0
-
-    def _warn_if_not_converged(self, plan: TrainingPlan, outcome: TrainingOutcome) -> None:
-        chance = plan.head.chance_loss(plan.n_outputs)
-        if self.loss_ > self._DIVERGED_LOSS_FACTOR * chance:
-            warn_user(
-                f"Training diverged: the final training loss ({self.loss_:.4g}) is far above "
-                f"that of a model that knows nothing ({chance:.4g}), so the model is likely "
-                f"useless. Lower learning_rate_init (now {self.learning_rate_init!r}) or "
-                "scale the data (e.g. a MinMaxScaler).", ConvergenceWarning)
-        elif not plan.call.partial:
-            message = get_solver(self.solver).not_converged(
-                stop=outcome.stop, n_epochs=len(outcome.rows), epochs=plan.epochs,
-                estimator=self)
-            if message:
-                warn_user(message, ConvergenceWarning)
-
-    # -- plan -------------------------------------------------------------------------------
-    def _plan(self, X, y, sample_weight, call: FitCall, classes) -> TrainingPlan:  # noqa: N803
-        """Validate and encode the data of one call; decide rows, batch size and L2."""
-        # As scikit-learn: a warm start or a resumed partial_fit checks X against the
-        # fitted n_features_in_ (and feature names) instead of resetting them.
-        X, y = self._validate_xy(X, y, reset=call.fresh)  # noqa: N806
-        all_classes, head, y_enc = self._encode_targets(y, classes, call, X.dtype)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
-                                                 ensure_non_negative=True)
-            if not sample_weight.sum() > 0:
-                raise ValueError("sample_weight must have a positive sum.")
-        seeds = Seeds.draw(check_random_state(self.random_state))
-        train_rows = valid_rows = None
-        if self.early_stopping:
-            train_rows, valid_rows = self._split(y_enc, all_classes, head, seeds.split)
-        n_train = len(X) if train_rows is None else len(train_rows)
-        if getattr(self, "batch_norm", False) and n_train < 2:
-            raise ValueError("batch_norm=True needs at least 2 training samples.")
-        batch_size = get_solver(self.solver).batch_size(self.batch_size, n_train)
-        if getattr(self, "batch_norm", False) and batch_size < 2:
-            raise ValueError(
-                "batch_norm=True needs batches of at least 2 samples (batch normalisation "
-                f"normalises over the batch); got batch_size={self.batch_size!r}. Use a "
-                "larger batch_size or batch_norm=False.")
-        weights_train = (sample_weight if train_rows is None or sample_weight is None
-                         else sample_weight[train_rows])
-        mean_weight = 1.0 if weights_train is None else float(np.mean(weights_train))
-        return TrainingPlan(
-            call=call, X=X, y=y_enc, sample_weight=sample_weight, classes=all_classes,
-            head=head, train_rows=train_rows, valid_rows=valid_rows, batch_size=batch_size,
-            # scikit-learn divides the penalty alpha/2 ||W||^2 by the batch's summed sample
-            # weight; its gradient is then alpha / (batch_size * mean weight) * W. From
-            # this call's data, so that each partial_fit chunk is scaled by its own.
-            decay=self.alpha / (batch_size * mean_weight),
-            epochs=1 if call.partial else self.max_iter, seeds=seeds)
-
-    # -- train ------------------------------------------------------------------------------
-    def _new_trainer(self, plan: TrainingPlan) -> Trainer:
-        device = resolve_device(self.device)
-        module = self._new_module(plan.n_features, plan.n_outputs, plan.seeds.init)
-        if plan.call.warm:
-            self._load_previous_weights(module)
-        return Trainer.create(self, module, device, head=plan.head,
-                              batch_size=plan.batch_size, shuffle_seed=plan.seeds.shuffle,
-                              decay=plan.decay)
-
-    def _new_module(self, n_features: int, n_outputs: int, seed: int) -> torch.nn.Module:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            try:
-                module = self._build_module(n_features, n_outputs)
-            except (MemoryError, OverflowError, RuntimeError, TypeError) as exc:
-                raise self._build_error(exc, n_features, n_outputs) from exc
-            self._initialize_module(module)
-        return module.to(getattr(torch, self.dtype))
-
-    def _build_error(self, exc: BaseException, n_features: int,
-                     n_outputs: int) -> BaseException:
-        # torch reports allocation failures as RuntimeError, and sizes beyond int64 as
-        # RuntimeError/TypeError "overflow"; anything else is a bug and goes up as it is.
-        message = str(exc).lower()
-        if isinstance(exc, RuntimeError | TypeError) and "alloc" not in message and (
-                "overflow" not in message):
-            return exc
-        shape = ", ".join(f"{p}={getattr(self, p)!r}" for p in
-                          self._architecture_params) or "the network's parameters"
-        return MemoryError(
-            f"Not enough memory to build the network for {n_features} features and "
-            f"{n_outputs} outputs with {shape}; use smaller layers."
-        )
-
-    def _load_previous_weights(self, module: torch.nn.Module) -> None:
-        try:
-            module.load_state_dict(self.trainer_.module.state_dict())
-        except RuntimeError as exc:
-            shape = ", ".join(self._architecture_params) or "the architecture"
-            raise ValueError(
-                "warm_start=True cannot continue from the previous fit: the network's "
-                f"shape changed ({shape} or the number of features). Set warm_start=False "
-                "to train a new network."
-            ) from exc
-
-    # -- commit -----------------------------------------------------------------------------
-    def _commit(self, plan: TrainingPlan, trainer: Trainer, outcome: TrainingOutcome) -> None:
-        """Set the fitted attributes from a finished training call."""
-        rows = outcome.rows
-        losses = [row["train_loss"] for row in rows]
-        fresh = plan.call.fresh
-        self.trainer_ = trainer
-        self.device_ = str(trainer.device)
+    def _commit_targets(self, plan: TrainingPlan) -> None:
         self.classes_ = plan.classes
-        self.n_outputs_ = plan.n_outputs
-        self.out_activation_ = plan.head.out_activation
-        # n_iter_ counts the epochs of this call, as MLPClassifier's; t_ and the curves
-        # go on over warm starts and partial_fit calls.
-        self.n_iter_ = len(rows)
-        self.t_ = (0 if fresh else self.t_) + len(rows) * plan.n_train
-        self.loss_curve_ = ([] if fresh else list(self.loss_curve_)) + losses
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
-        if self.early_stopping:
-            previous = [] if fresh or self.validation_scores_ is None else self.validation_scores_
-            self.validation_scores_ = list(previous) + [r["valid_acc"] for r in rows]
-            self.best_validation_score_ = (max(self.validation_scores_)
-                                           if self.validation_scores_ else None)
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
-        self._set_network_attributes(trainer.module)
-
-    # -- prediction -------------------------------------------------------------------------
-    def _logits(self, X) -> torch.Tensor:  # noqa: N803
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse=_SPARSE_FORMATS,  # noqa: N806
-                          dtype=self.dtype)
-        if sp.issparse(X):
-            X = X.toarray()  # noqa: N806
-        return self.trainer_.forward(X)
-
-    # -- persistence ------------------------------------------------------------------------
-    def __getstate__(self):
-        """Builtins, numpy arrays and one ``bytes`` blob: no torch or skorch objects.
-
-        The trainer's :class:`~sknn_mnist.core.trainer.Checkpoint`, as its serialisable
-        state; :meth:`__setstate__` rebuilds the trainer around it.
-        """
-        state = dict(super().__getstate__())  # a copy: the base may return __dict__ itself
-        trainer = state.pop("trainer_", None)
-        if trainer is not None:
-            state["_net_state"] = trainer.checkpoint().to_state()
-        return state
-
-    def __setstate__(self, state):
-        saved = state.pop("_net_state", None)
-        super().__setstate__(state)
-        if saved is None:
-            return
-        device = resolve_device_for_loading(self.device)
-        checkpoint = Checkpoint.from_state(saved, device)
-        # The parameters say how large the network is; the stored weights say how large it
-        # was. Compare them on torch's "meta" device (no memory) before building it, so that
-        # edited parameters cannot make loading allocate more than the file holds.
-        with torch.device("meta"):
-            shapes = self._build_module(self.n_features_in_, self.n_outputs_)
-        checkpoint.check_module(shapes)
-        module = self._build_module(self.n_features_in_, self.n_outputs_).to(
-            getattr(torch, self.dtype))
-        self.trainer_ = Trainer.from_checkpoint(self, module, device, self._head, checkpoint)
-        self.device_ = str(device)

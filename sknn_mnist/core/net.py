@@ -5,8 +5,9 @@ records per-batch history, and expects ``(X, y)`` batches from a ``DataLoader``.
 subclass keeps skorch's machinery (initialisation, ``partial_fit``, optimizer step,
 callbacks, history, ``forward``) and overrides only what was measured or needed:
 
-* the epoch loop: losses and accuracy are summed on the device and read once per epoch,
-  and batches are ``(X, y, sample_weight)`` tensor slices;
+* the epoch loop: the losses and the terms of the head's validation score (accuracy,
+  R^2) are summed on the device and read once per epoch, and batches are
+  ``(X, y, sample_weight)`` tensor slices;
 * the loss: the output head's per-sample loss, sample weights, and the solver's L2 term;
 * the optimizer's parameter groups, from the solver (the L2 penalty on every weight tensor
   with two or more dimensions, and on no bias or normalisation parameter).
@@ -28,6 +29,10 @@ from .solvers import SOLVERS, Solver
 
 class SlicingNeuralNetClassifier(NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` for :class:`~sknn_mnist.core.data.TensorSet` data.
+
+    It trains the regressor too: what is classification about skorch's class (its
+    ``predict``, ``predict_proba``, criterion and target checks) is never used; the head
+    says what the outputs mean.
 
     Parameters
     ----------
@@ -54,7 +59,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         # epoch values directly, so only the timer is kept.
         return [("epoch_timer", EpochTimer())]
 
-    def check_data(self, X, y):  # noqa: N803 - skorch's signature
+    def check_data(self, X, y):
         # The estimator validated the data and encoded the targets already.
         pass
 
@@ -80,7 +85,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         self.solver.set_decay(getattr(self, "optimizer_", None), value)
 
     # -- loss and steps -------------------------------------------------------------------
-    def get_loss(self, y_pred, y_true, X=None, training=False,  # noqa: N803
+    def get_loss(self, y_pred, y_true, X=None, training=False,
                  sample_weight=None):
         losses = self.head.losses(y_pred, y_true)
         if sample_weight is None:
@@ -91,7 +96,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         return loss if penalty is None else loss + penalty
 
     def train_step_single(self, batch, **fit_params):
-        X, y, sample_weight = batch  # noqa: N806
+        X, y, sample_weight = batch
         y_pred = self.module_(X)
         loss = self.get_loss(y_pred, y, training=True, sample_weight=sample_weight)
         loss.backward()
@@ -126,7 +131,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
                    for _, cb in self.callbacks_)
 
     def validation_step(self, batch, **fit_params):
-        X, y, sample_weight = batch  # noqa: N806
+        X, y, sample_weight = batch
         with torch.no_grad():
             y_pred = self.module_(X)
             loss = self.get_loss(y_pred, y, training=False, sample_weight=sample_weight)
@@ -139,7 +144,7 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
             return self.module_(batch[0])
 
     # -- loops ----------------------------------------------------------------------------
-    def fit_loop(self, X, y=None, epochs=None, *, valid_set=None,  # noqa: N803
+    def fit_loop(self, X, y=None, epochs=None, *, valid_set=None,
                  _routing_method=None, **fit_params):
         """Train ``epochs`` epochs on the :class:`TensorSet` ``X``.
 
@@ -155,6 +160,10 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         iterator_valid = (None if valid_set is None
                           else self.get_iterator(valid_set, training=False))
         epoch_kwargs = {"dataset_train": X, "dataset_valid": valid_set}
+        # What the validation score needs of the validation targets (R^2: their total sum
+        # of squares), computed once for all the epochs.
+        self._score_reference = (None if valid_set is None else self.head.score_reference(
+            *_rows(valid_set)))
         self._stop_requested = False
         self.interrupted_ = False
         try:
@@ -179,15 +188,17 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         if iterator is None:
             return
         self._set_training(training)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device)
+        loss_sum = None  # in the loss's dtype: a float64 model's curve is float64
+        score_sums = None
         weight_total = 0.0
         n_batches = 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            X, y, sample_weight = batch  # noqa: N806
+            X, y, sample_weight = batch
             # Sums stay on the device; reading them each batch would sync the GPU.
+            if loss_sum is None:
+                loss_sum = torch.zeros_like(step["loss"].detach())
             if sample_weight is None:
                 weight = len(X)
                 loss_sum.add_(step["loss"].detach(), alpha=weight)
@@ -196,8 +207,10 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
                 loss_sum += step["loss"].detach() * weight
             weight_total = weight_total + weight
             if not training:
-                hits = self._correct(step["y_pred"], y)
-                correct += hits.sum() if sample_weight is None else (hits * sample_weight).sum()
+                terms = self.head.score_terms(step["y_pred"], y, sample_weight)
+                if score_sums is None:
+                    score_sums = self.head.score_zero(terms)
+                score_sums += terms
             self.notify("on_batch_end", batch=batch, training=training, **step)
             n_batches += 1
         if training:
@@ -206,8 +219,15 @@ class SlicingNeuralNetClassifier(NeuralNetClassifier):
         self.history.record(prefix + "_loss", loss_sum.item() / total)
         self.history.record(prefix + "_batch_count", n_batches)
         if not training:
-            self.history.record(prefix + "_acc", correct.item() / total)
+            self.history.record(f"{prefix}_{self.head.score_name}", self.head.score(
+                score_sums, total, self._score_reference))
 
-    def _correct(self, y_pred, y):
-        """1 per correctly predicted row (multilabel: every label right, as accuracy)."""
-        return self.head.correct(y_pred, y)
+
+def _rows(data) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The targets and sample weights of a :class:`~sknn_mnist.core.data.TensorSet`'s
+    rows."""
+    y, weights = data.y, data.sample_weight
+    if data.rows is not None:
+        y = y.index_select(0, data.rows)
+        weights = None if weights is None else weights.index_select(0, data.rows)
+    return y, weights

@@ -2,9 +2,9 @@
 
 :class:`FitCall` names the four kinds of call; :class:`TrainingPlan` holds everything the
 trainer needs: the validated arrays, the encoded targets and their head, the seeds, the
-train/validation rows, the batch size and the L2 coefficient. A plan is immutable, so a
-trainer (or, later, a trainer of many networks) can take plans without consulting the
-estimator's mutable state.
+train/validation rows, the batch size, the L2 coefficient and the schedule's horizon. A
+plan is immutable, so a trainer (or, later, a trainer of many networks) can take plans
+without consulting the estimator's mutable state.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ class FitCall(enum.Enum):
     * ``FIRST_PARTIAL_FIT``: the first ``partial_fit``: a new network, one epoch;
     * ``PARTIAL_FIT``: ``partial_fit`` on a fitted model: the same net, optimizer and
       schedule go on for one epoch.
+
+    A ``partial_fit`` call has no horizon: 'cosine' anneals over the epochs of one ``fit``
+    and trains at ``learning_rate_init`` in ``partial_fit`` (a stream has no known end).
     """
 
     FIT = ("fit", "new")
@@ -81,9 +84,11 @@ class TrainingPlan:
     y : ndarray
         Targets encoded by ``head``.
     sample_weight : ndarray of shape (n_samples,) or None
-    classes : ndarray
-        Every label the model knows (``classes_``).
+    classes : ndarray or None
+        Every label the model knows (``classes_``); None for a regressor.
     head : OutputHead
+    n_outputs : int
+        Output units of the network.
     train_rows, valid_rows : ndarray of int or None
         The early-stopping split; None trains on every row.
     batch_size : int
@@ -92,6 +97,12 @@ class TrainingPlan:
         scikit-learn scales its penalty; the solver decides how it is applied.
     epochs : int
         Epochs to run (1 for ``partial_fit``).
+    horizon : int or None
+        The epochs over which the 'cosine' schedule anneals: ``max_iter`` for ``fit``,
+        None (no horizon) for ``partial_fit``.
+    samples_seen : int
+        Training samples seen before this call (``t_``; 0 for a new network): where
+        'invscaling' goes on from.
     seeds : Seeds
     """
 
@@ -99,22 +110,21 @@ class TrainingPlan:
     X: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray | None
-    classes: np.ndarray
+    classes: np.ndarray | None
     head: OutputHead
+    n_outputs: int
     train_rows: np.ndarray | None
     valid_rows: np.ndarray | None
     batch_size: int
     decay: float
     epochs: int
+    horizon: int | None
+    samples_seen: int
     seeds: Seeds
 
     @property
     def n_features(self) -> int:
         return self.X.shape[1]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.head.n_outputs(len(self.classes))
 
     @property
     def n_train(self) -> int:

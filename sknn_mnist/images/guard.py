@@ -46,7 +46,7 @@ class PixelProfile:
     background: float
 
     @classmethod
-    def from_rows(cls, X: Any) -> PixelProfile | None:  # noqa: N803
+    def from_rows(cls, X: Any) -> PixelProfile | None:
         """Profile rows of pixels (a sample of at most 2,000 of them, evenly spaced).
 
         Returns None for data that cannot be profiled: no rows, no features, sparse or
@@ -79,12 +79,12 @@ class PixelProfile:
         return (self.background - self.low) / self.span if self.span > 0 else 0.0
 
 
-def _sample_rows(X: Any) -> np.ndarray | None:  # noqa: N803
+def _sample_rows(X: Any) -> np.ndarray | None:
     if not isinstance(X, np.ndarray):
         if hasattr(X, "toarray") or hasattr(X, "tocsr"):
             return None  # sparse: its zeros are not pixels anyone drew
         try:
-            X = np.asarray(X)  # noqa: N806
+            X = np.asarray(X)
         except (TypeError, ValueError):
             return None
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -128,7 +128,7 @@ def _inverted_message(rows: PixelProfile, ref: PixelProfile) -> str | None:
             "way round it is.")
 
 
-def check_rows_like_training(X: Any, reference: PixelProfile | Mapping[str, Any] | None,  # noqa: N803
+def check_rows_like_training(X: Any, reference: PixelProfile | Mapping[str, Any] | None,
                              ) -> str | None:
     """Say what looks wrong with rows given to a model, against its training rows.
 

@@ -84,7 +84,7 @@ def load_images(sources: Any, *, shape: Any = None, limits: ImageLimits | None =
     for name, source in iter_sources(sources):
         rows.append(normalize_decoded(decode(source, name, limits), layout))
         names.append(name)
-    X = np.stack(rows)  # noqa: N806
+    X = np.stack(rows)
     return (X, names) if return_names else X
 
 
@@ -102,7 +102,7 @@ def load_image(source: Any, *, shape: Any = None,
         ``source`` holds several images (a folder, a stack); and the errors of
         :func:`load_images`.
     """
-    X, names = load_images(source, shape=shape, limits=limits, return_names=True)  # noqa: N806
+    X, names = load_images(source, shape=shape, limits=limits, return_names=True)
     if len(X) != 1:
         raise ValueError(f"load_image reads one image; got {len(X)} ({names[0]}, ...): "
                          "use load_images")

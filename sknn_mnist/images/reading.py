@@ -99,7 +99,7 @@ def read_number(source: Any, model: Any, *, shape: Any = None,
     ('4711', (4, 10))
     """
     layout = model_layout(model, shape)
-    X, boxes = split_digits(source, shape=layout, limits=limits, return_boxes=True)  # noqa: N806
+    X, boxes = split_digits(source, shape=layout, limits=limits, return_boxes=True)
     probabilities = np.asarray(model.predict_proba(X))
     classes = np.asarray(model.classes_)
     labels = classes[np.argmax(probabilities, axis=1)]

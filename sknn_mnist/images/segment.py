@@ -249,5 +249,5 @@ def split_digits(source: Any, *, shape: Any = None, limits: ImageLimits | None =
     decoded = decode(item, name or default_name, limits)
     ink = contrast(ink_signal(decoded), decoded.name)
     boxes = digit_boxes(ink, decoded.name)
-    X = np.stack([normalize(b.ink, layout, decoded.name) for b in boxes])  # noqa: N806
+    X = np.stack([normalize(b.ink, layout, decoded.name) for b in boxes])
     return (X, boxes) if return_boxes else X

@@ -19,7 +19,7 @@ from .normalize import Layout, layout_for
 __all__ = ["ImageNormalizer"]
 
 
-def _as_array_if_array_like(X: Any) -> Any:  # noqa: N803
+def _as_array_if_array_like(X: Any) -> Any:
     # An object exposing __array__ (a DataFrame, a wrapper) but not a plain sequence of
     # image sources.
     if (hasattr(X, "__array__") and not isinstance(X, np.ndarray | list | tuple)
@@ -28,7 +28,7 @@ def _as_array_if_array_like(X: Any) -> Any:  # noqa: N803
     return X
 
 
-def _is_numeric_array(X: Any) -> bool:  # noqa: N803
+def _is_numeric_array(X: Any) -> bool:
     return isinstance(X, np.ndarray) and (np.issubdtype(X.dtype, np.number)
                                           or X.dtype == np.bool_)
 
@@ -89,7 +89,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
     def _layout(self) -> Layout:
         return layout_for(self.shape)
 
-    def fit(self, X, y=None):  # noqa: N803
+    def fit(self, X, y=None):
         """Check the parameters; nothing is learnt.
 
         Parameters
@@ -103,14 +103,14 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._layout()  # a bad shape fails here, not at the first transform
-        X = _as_array_if_array_like(X)  # noqa: N806
+        X = _as_array_if_array_like(X)
         if _is_numeric_array(X) and X.ndim <= 2 or sp.issparse(X):
             # Rows of pixels are checked as any estimator's input (finite, not empty,
             # not sparse); image sources are checked when they are read.
             validate_data(self, X, reset=True)
         return self
 
-    def _rows(self, X: np.ndarray, layout: Layout, limits: ImageLimits) -> np.ndarray:  # noqa: N803
+    def _rows(self, X: np.ndarray, layout: Layout, limits: ImageLimits) -> np.ndarray:
         side = math.isqrt(X.shape[1])
         if X.shape[0] == 0:
             raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
@@ -126,7 +126,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             out[i] = normalize_decoded(decode(image, f"row {i}", limits), layout)
         return out
 
-    def transform(self, X):  # noqa: N803
+    def transform(self, X):
         """Read each image of ``X`` as one row of digit pixels.
 
         Parameters
@@ -147,14 +147,14 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         self._validate_params()
         layout = self._layout()
         limits = ImageLimits(max_bytes=self.max_bytes, max_pixels=self.max_pixels)
-        X = _as_array_if_array_like(X)  # noqa: N806
+        X = _as_array_if_array_like(X)
         if _is_numeric_array(X) and X.ndim <= 2:
             # As any estimator: 2-D rows (a 1-D array is refused with sklearn's message),
             # finite, as many features as in fit when fit saw rows.
             validate_data(self, X, reset=not hasattr(self, "n_features_in_"))
             return self._rows(X, layout, limits)
         if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype == object:
-            X = list(X)  # noqa: N806 - a column of paths, as a DataFrame gives
+            X = list(X)
         return load_images(X, shape=layout, limits=limits)
 
     def get_feature_names_out(self, input_features=None):

@@ -14,7 +14,9 @@ Layout of the exported graph:
 - the network: ``Gemm`` for linear layers, ``BatchNormalization``, the activations, and for
   a CNN ``Reshape``, ``Conv``, ``MaxPool`` and ``Flatten``; dropout disappears (inference);
 - outputs ``label`` (the class labels, as ``predict`` returns them: int64, string, bool or
-  float) and ``probabilities`` (float32, ``(batch, n_classes)``, as ``predict_proba``).
+  float) and ``probabilities`` (float32, ``(batch, n_classes)``, as ``predict_proba``);
+  for a regressor, ``variable`` (float32, ``(batch, n_outputs)``, as ``predict``; the name
+  skl2onnx gives regressors' outputs).
 
 The network computes in float32, also for a ``dtype='float64'`` model (its weights are
 rounded to float32): the probabilities then differ from ``predict_proba`` by float32
@@ -236,6 +238,25 @@ def _outputs(graph: Graph, clf: Any, logits: str) -> tuple[int, int]:
     return label_type, n_columns
 
 
+def _graph_outputs(graph: Graph, clf: Any, logits: str) -> tuple[list[Any], dict[str, str]]:
+    """Add the output nodes; return the graph's outputs and the model's properties."""
+    from sklearn.base import is_regressor
+
+    onnx = _require_onnx()
+    if is_regressor(clf):
+        clf._head.onnx_outputs(graph, logits)
+        n_outputs = int(clf.n_outputs_)
+        return [onnx.helper.make_tensor_value_info("variable", onnx.TensorProto.FLOAT,
+                                                   ["batch", n_outputs])], {}
+    label_type, n_columns = _outputs(graph, clf, logits)
+    outputs = [
+        onnx.helper.make_tensor_value_info("label", label_type, ["batch"]),
+        onnx.helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT,
+                                           ["batch", n_columns]),
+    ]
+    return outputs, {"classes": ",".join(str(c) for c in clf.classes_)}
+
+
 def _split(model: Any) -> tuple[list[Any], Any]:
     steps = getattr(model, "steps", None)
     if steps is None:
@@ -248,9 +269,10 @@ def to_onnx(model: Any) -> Any:
 
     Parameters
     ----------
-    model : Pipeline or classifier
+    model : Pipeline or estimator
         Zero or more scaling steps (``PixelScaler``, ``MinMaxScaler``, ``StandardScaler``,
-        ``"passthrough"``) then a fitted ``MLPDigitClassifier`` or ``CNNDigitClassifier``.
+        ``"passthrough"``) then a fitted ``MLPDigitClassifier``, ``CNNDigitClassifier`` or
+        ``TorchMLPRegressor``.
 
     Returns
     -------
@@ -287,15 +309,10 @@ def to_onnx(model: Any) -> Any:
         logits = _network(graph, module, x)
     finally:
         module.train(was_training)
-    label_type, n_columns = _outputs(graph, clf, logits)
+    outputs, properties = _graph_outputs(graph, clf, logits)
     n_features = int(clf.n_features_in_)
     inputs = [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT,
                                                  ["batch", n_features])]
-    outputs = [
-        onnx.helper.make_tensor_value_info("label", label_type, ["batch"]),
-        onnx.helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT,
-                                           ["batch", n_columns]),
-    ]
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(graph.nodes, type(clf).__name__, inputs, outputs,
                                graph.initializers),
@@ -305,7 +322,7 @@ def to_onnx(model: Any) -> Any:
     onnx.helper.set_model_props(proto, {
         "estimator": type(clf).__name__,
         "n_features_in": str(n_features),
-        "classes": ",".join(str(c) for c in clf.classes_),
+        **properties,
     })
     onnx.checker.check_model(proto)
     return proto

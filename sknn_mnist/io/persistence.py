@@ -209,7 +209,7 @@ def save_model(
     model: Any,
     path: PathLike,
     *,
-    format: str | None = None,  # noqa: A002 - the natural name, as in pandas/matplotlib
+    format: str | None = None,
     dataset: str | None = None,
     test_score: float | None = None,
     cv_score: float | None = None,
@@ -255,7 +255,7 @@ def save_model(
     """
     path = Path(path)
     if format is None:
-        format = "joblib" if path.suffix.lower() in _PICKLE_SUFFIXES else "skops"  # noqa: A001
+        format = "joblib" if path.suffix.lower() in _PICKLE_SUFFIXES else "skops"
     if format not in ("skops", "joblib"):
         raise ValueError(f"unknown model file format {format!r}; use 'skops' or 'joblib'")
     if path.exists() and not overwrite:

@@ -151,7 +151,7 @@ async def _image_bytes(request: Request, limits: ServeLimits) -> bytes:
             form = await request.form(max_files=1, max_fields=8, max_part_size=limits.max_body)
         except _ClientError:
             raise
-        except Exception as exc:  # noqa: BLE001 - python-multipart's parse errors vary
+        except Exception as exc:
             raise _ClientError(400, f"cannot read the form: {exc}") from None
         try:
             upload = form.get("image")

@@ -21,7 +21,7 @@ How ``n_jobs`` and ``device`` interact
 - A torch model (``ModelSpec.uses_device``) resolves its ``device`` first. On CUDA its grid
   search runs one fit at a time: several processes on one GPU would each hold a CUDA
   context and fight for its memory. On the CPU it runs ``n_jobs`` fits like the others;
-  each worker gets ``cpu_count // n_jobs`` threads (:func:`~sknn_mnist._parallel.shared_cores`)
+  each worker gets ``cpu_count // n_jobs`` threads (:func:`~sknn_mnist.study.parallel.shared_cores`)
   so that 2 workers on 2 cores do not oversubscribe the CPU.
 - The refit runs in this process with all cores (a model with its own ``n_jobs``, the
   random forest, gets ``n_jobs``).
@@ -261,7 +261,7 @@ def _cell(value: Any, floatfmt: str) -> str:
 def grid_search(
     estimator: Any,
     grid: Mapping[str, list[Any]],
-    X: np.ndarray,  # noqa: N803
+    X: np.ndarray,
     y: np.ndarray,
     *,
     cv: Any,
@@ -303,7 +303,7 @@ def grid_search(
 
 def cross_validate_model(
     estimator: Any,
-    X: np.ndarray,  # noqa: N803
+    X: np.ndarray,
     y: np.ndarray,
     *,
     cv: Any,
@@ -357,11 +357,11 @@ def _search_jobs(spec: ModelSpec, device: str, context: RunContext) -> tuple[int
     return spec.search_n_jobs(context.n_jobs, device)
 
 
-def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Searched:  # noqa: N803
+def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Searched:
     spec = get_model_spec(m.name)
     jobs, resolved = _search_jobs(spec, run.device, run.context)
     pipe = make_model(spec.name, random_state=run.plan.random_state, device=resolved or "auto")
-    X_s, y_s = m.rows.take(X, y)  # noqa: N806
+    X_s, y_s = m.rows.take(X, y)
     run.context.describe(f"{spec.name}: grid search on {len(y_s)} rows")
     start = time.perf_counter()
     search = grid_search(pipe, m.grid, X_s, y_s, cv=run.folds, scoring=run.scoring,
@@ -369,7 +369,7 @@ def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Sea
     return _Searched(spec, m, pipe, search, len(y_s), jobs, time.perf_counter() - start)
 
 
-def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,  # noqa: N803
+def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,
                      run: _Run) -> tuple[float, float]:
     i = s.search.best_index_
     if s.model.reuses_grid_scores:
@@ -383,7 +383,7 @@ def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,  # noqa
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def _fit_learning_curve(best: Pipeline, X: np.ndarray, y: np.ndarray) -> Pipeline:  # noqa: N803
+def _fit_learning_curve(best: Pipeline, X: np.ndarray, y: np.ndarray) -> Pipeline:
     # Early stopping that never stops: the estimator then holds out a stratified
     # validation_fraction and scores it every epoch, which the refit on all rows cannot.
     curve = clone(best).set_params(clf__early_stopping=True, clf__n_iter_no_change=np.inf)
@@ -417,9 +417,9 @@ def _plan(plan: ComparisonPlan | None, y_train: np.ndarray, **planning: Any) -> 
 
 
 def compare(
-    X_train: np.ndarray,  # noqa: N803
+    X_train: np.ndarray,
     y_train: np.ndarray,
-    X_test: np.ndarray,  # noqa: N803
+    X_test: np.ndarray,
     y_test: np.ndarray,
     *,
     models: Iterable[str] = DEFAULT_MODELS,
@@ -496,14 +496,14 @@ def compare(
     ValueError
         No model or an unknown one, or both a plan and planning arguments.
     """
-    X_train, y_train = np.asarray(X_train), np.asarray(y_train)  # noqa: N806
-    X_test, y_test = np.asarray(X_test), np.asarray(y_test)  # noqa: N806
+    X_train, y_train = np.asarray(X_train), np.asarray(y_train)
+    X_test, y_test = np.asarray(X_test), np.asarray(y_test)
     plan = _plan(plan, y_train, models=models, quick=quick, param_grids=param_grids,
                  subsamples=subsamples, cv=cv, random_state=random_state)
     if image_shape is None:
         image_shape = square_shape(X_train.shape[1])
-    X, y = plan.training_data(X_train, y_train)  # noqa: N806
-    X_sel, y_sel = plan.selection_data(X, y)  # noqa: N806
+    X, y = plan.training_data(X_train, y_train)
+    X_sel, y_sel = plan.selection_data(X, y)
     context = resolve_context(context, n_jobs=n_jobs)
     bar = None
     if context.progress is None:
@@ -527,8 +527,8 @@ def compare(
         plan=plan)
 
 
-def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,  # noqa: N803
-                    X_test: np.ndarray, y_test: np.ndarray, run: _Run,  # noqa: N803
+def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,
+                    X_test: np.ndarray, y_test: np.ndarray, run: _Run,
                     selection: tuple[float, float]) -> ModelResult:
     spec, search, context = s.spec, s.search, run.context
     best = clone(s.pipe).set_params(**search.best_params_)

@@ -149,7 +149,7 @@ class RunContext:
             yield
 
     @contextlib.contextmanager
-    def search(self, estimator: Any, X: Any, y: Any = None, *,  # noqa: N803
+    def search(self, estimator: Any, X: Any, y: Any = None, *,
                n_jobs: int | None = None) -> Iterator[None]:
         """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` inside this.
 

@@ -104,7 +104,7 @@ class DaskSession:
         return sum(self.client.nthreads().values())
 
     @contextlib.contextmanager
-    def search(self, estimator: Any, X: Any, y: Any = None) -> Iterator[None]:  # noqa: N803
+    def search(self, estimator: Any, X: Any, y: Any = None) -> Iterator[None]:
         """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` on this cluster.
 
         The Dask backend with ``X`` and ``y`` broadcast to every worker once for the whole
@@ -365,7 +365,7 @@ def dask_backend(address: str | None = None, n_workers: int | None = None, *,
 
 
 @contextlib.contextmanager
-def search_backend(estimator: Any, X: Any, y: Any = None, *,  # noqa: N803
+def search_backend(estimator: Any, X: Any, y: Any = None, *,
                    n_jobs: int | None = None) -> Iterator[None]:
     """Run one search (or ``cross_validate``) of ``estimator`` on ``X, y`` inside this.
 

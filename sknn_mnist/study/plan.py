@@ -50,7 +50,7 @@ QUICK_MAX_TRAIN = 10_000
 
 
 def stratified_subsample(
-    X: np.ndarray, y: np.ndarray, n_samples: int | None, random_state: int | None = 0  # noqa: N803
+    X: np.ndarray, y: np.ndarray, n_samples: int | None, random_state: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """At most ``n_samples`` rows of ``X``, ``y``, with the class proportions of ``y``.
 
@@ -58,7 +58,7 @@ def stratified_subsample(
     """
     if n_samples is None or n_samples >= len(y):
         return X, y
-    X_sub, _, y_sub, _ = train_test_split(  # noqa: N806
+    X_sub, _, y_sub, _ = train_test_split(
         X, y, train_size=n_samples, stratify=y, random_state=random_state
     )
     return X_sub, y_sub
@@ -150,7 +150,7 @@ class Subsample:
         if cv is not None and self.rarest < cv:
             raise TooFewPerClassError(cv, self.n, self.rarest)
 
-    def take(self, X: Any, y: Any) -> tuple[Any, Any]:  # noqa: N803
+    def take(self, X: Any, y: Any) -> tuple[Any, Any]:
         """The planned rows of ``X, y`` (the data it was planned for).
 
         Raises
@@ -305,15 +305,15 @@ class ComparisonPlan:
                  f"  {self.n_fits} CV fits, then each model refit on {self.training.n} rows"]
         return "\n".join(lines)
 
-    def training_data(self, X: Any, y: Any) -> tuple[Any, Any]:  # noqa: N803
+    def training_data(self, X: Any, y: Any) -> tuple[Any, Any]:
         """The training rows of the training set ``X, y`` the plan was made for."""
         return self.training.take(X, y)
 
-    def grid_data(self, name: str, X: Any, y: Any) -> tuple[Any, Any]:  # noqa: N803
+    def grid_data(self, name: str, X: Any, y: Any) -> tuple[Any, Any]:
         """Model ``name``'s grid-search rows of the training rows ``X, y``."""
         return self[name].rows.take(X, y)
 
-    def selection_data(self, X: Any, y: Any) -> tuple[Any, Any]:  # noqa: N803
+    def selection_data(self, X: Any, y: Any) -> tuple[Any, Any]:
         """The selection rows of the training rows ``X, y``."""
         return self.selection.take(X, y)
 

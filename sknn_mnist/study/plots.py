@@ -191,7 +191,7 @@ class ConfusionMatricesDisplay:
         return cls(cm, labels).plot(axes=axes, title=title)
 
     @classmethod
-    def from_estimator(cls, estimator: Any, X: Any, y: Any, *,  # noqa: N803
+    def from_estimator(cls, estimator: Any, X: Any, y: Any, *,
                        labels: Sequence[Any] | None = None, axes: Any = None,
                        title: str | None = None) -> ConfusionMatricesDisplay:
         """Predict ``X`` with a fitted estimator, then :meth:`from_predictions`."""
@@ -251,7 +251,7 @@ class MisclassifiedDisplay:
     n_total: int
 
     @classmethod
-    def from_predictions(cls, X: Any, y_true: Any, y_pred: Any, *,  # noqa: N803
+    def from_predictions(cls, X: Any, y_true: Any, y_pred: Any, *,
                          image_shape: tuple[int, int] | None = None, max_images: int = 25,
                          figure: Any = None, title: str | None = None) -> MisclassifiedDisplay:
         """Pick the first ``max_images`` misclassified rows (test-set order) and plot them.
@@ -261,7 +261,7 @@ class MisclassifiedDisplay:
         ValueError
             ``image_shape`` is missing and the rows are not square images.
         """
-        X = np.asarray(X)  # noqa: N806
+        X = np.asarray(X)
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
         if image_shape is None:
             image_shape = square_shape(X.shape[1])
@@ -275,7 +275,7 @@ class MisclassifiedDisplay:
             figure=figure, title=title)
 
     @classmethod
-    def from_estimator(cls, estimator: Any, X: Any, y: Any, **kwargs: Any  # noqa: N803
+    def from_estimator(cls, estimator: Any, X: Any, y: Any, **kwargs: Any
                        ) -> MisclassifiedDisplay:
         """Predict ``X`` with a fitted estimator, then :meth:`from_predictions`."""
         return cls.from_predictions(X, y, estimator.predict(X), **kwargs)

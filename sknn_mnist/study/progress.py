@@ -143,7 +143,7 @@ class FitCounter:
     def __repr__(self) -> str:  # reports name the scoring, not this wrapper
         return str(self.scoring)
 
-    def __call__(self, estimator: Any, X: Any, y: Any) -> float:  # noqa: N803
+    def __call__(self, estimator: Any, X: Any, y: Any) -> float:
         from sklearn.metrics import get_scorer
 
         # A training loop that swallowed Ctrl-C returns a half-trained model: do not score it.
@@ -156,7 +156,7 @@ class FitCounter:
         return score
 
 
-class counted_fits:  # noqa: N801 (a context manager used like a function)
+class counted_fits:
     """``with counted_fits(scoring, progress) as scorer:`` pass ``scorer`` as ``scoring``.
 
     Every call of the scorer (in any worker) moves ``progress`` by one, after checking

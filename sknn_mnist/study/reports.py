@@ -416,7 +416,7 @@ def _comparison_images(result: ComparisonResult, out: Path,
 
 def cross_validation_report(
     estimator: Any,
-    X: Any,  # noqa: N803
+    X: Any,
     y: Any,
     *,
     cv: int | Any = 5,

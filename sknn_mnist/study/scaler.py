@@ -63,7 +63,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = [self.dtype]
         return tags
 
-    def fit(self, X, y=None):  # noqa: N803
+    def fit(self, X, y=None):
         """Learn the divisor (the largest pixel value) from ``X``.
 
         Parameters
@@ -77,7 +77,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         # "numeric" keeps uint8 pixels as they are: the maximum needs no float copy.
-        X = validate_data(self, X, reset=True, dtype="numeric")  # noqa: N806
+        X = validate_data(self, X, reset=True, dtype="numeric")
         if self.pixel_max is not None:
             self.scale_ = float(self.pixel_max)
         else:
@@ -88,12 +88,12 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.pixel_profile_ = None if profile is None else profile.to_dict()
         return self
 
-    def transform(self, X):  # noqa: N803
+    def transform(self, X):
         """Return ``X / scale_`` in ``dtype``."""
         check_is_fitted(self)
         # Convert straight to the output dtype (one copy: no float64 detour for uint8
         # MNIST), then scale that copy in place.
-        X = validate_data(self, X, reset=False, dtype=self.dtype, copy=True)  # noqa: N806
+        X = validate_data(self, X, reset=False, dtype=self.dtype, copy=True)
         # Files saved before the profile existed have none: nothing to compare with.
         message = check_rows_like_training(X, getattr(self, "pixel_profile_", None))
         if message:

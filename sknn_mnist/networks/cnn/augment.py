@@ -6,7 +6,7 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812 - torch's usual name
+from torch.nn import functional as F
 
 
 class RandomAffine(nn.Module):

@@ -101,8 +101,8 @@ class CNNModule(DigitNetwork):
     batch_norm : bool, default=False
         Whether to put a ``BatchNorm2d`` after each convolution.
     augment_shift, augment_rotation : float, default=0.0
-        Training-time augmentation (see :class:`~sknn_mnist._augment.RandomAffine`); 0 and
-        0 leave it out.
+        Training-time augmentation (see
+        :class:`~sknn_mnist.networks.cnn.augment.RandomAffine`); 0 and 0 leave it out.
     dtype : torch.dtype, default=torch.float32
     """
 
@@ -154,7 +154,7 @@ class CNNModule(DigitNetwork):
         self.layers = nn.Sequential(layers)
         self.to(dtype)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:  # noqa: N803 - scikit-learn's name
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         images = X.reshape(X.shape[0], *self.image_shape)
         if self.augment is not None:
             images = self.augment(images)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
-
-import numpy as np
-import torch
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-
 from ...core.classifier import TorchDigitClassifierBase
-from .module import ACTIVATIONS, MLPModule
+from .architecture import MLP_PARAMETER_CONSTRAINTS, MLPArchitecture
 
 
-class MLPDigitClassifier(TorchDigitClassifierBase):
+class MLPDigitClassifier(MLPArchitecture, TorchDigitClassifierBase):
     """Multilayer perceptron classifier in PyTorch, trained through skorch.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier` (same parameter names and
@@ -49,8 +42,10 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
         (``learning_rate_init / (t + 1) ** power_t`` with ``t`` the samples seen) and
         'adaptive' (divide by 5 when ``n_iter_no_change`` epochs bring no improvement) are
         scikit-learn's. 'cosine' anneals from ``learning_rate_init`` to 1% of it over
-        ``max_iter`` epochs, updated each batch; it is the default because it removes the
-        epoch-to-epoch wobble of a constant rate at the end of training.
+        the ``max_iter`` epochs of a ``fit``, updated each batch; it is the default
+        because it removes the epoch-to-epoch wobble of a constant rate at the end of
+        training. ``partial_fit`` has no horizon (a stream has no known end): there
+        'cosine' trains at ``learning_rate_init`` on every call, as 'constant' does.
     learning_rate_init : float, default=2e-3
         Initial learning rate (scikit-learn's default is 1e-3: with its Glorot
         initialisation and the cosine decay, 2e-3 gives the 784-100-50-10 network more
@@ -147,17 +142,21 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
     -----
     Same as ``MLPClassifier``: Glorot-uniform initialisation (weights and biases, factor
     2 for 'logistic'), ``alpha`` on every weight matrix (not the biases), the stopping
-    rules, ``warm_start``, ``partial_fit`` (``classes`` on the first call, no early
-    stopping), multilabel indicator targets (sigmoid outputs, indicator predictions),
-    ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out, and the
-    ``ValueError`` when training produces non-finite weights.
+    rules, ``warm_start``, ``partial_fit(X, y, sample_weight=None, classes=None)``
+    (``classes`` on the first call, no early stopping), multilabel indicator targets
+    (sigmoid outputs, indicator predictions), ``predict_log_proba`` as
+    ``np.log(predict_proba)``, a single class in ``y`` (fitted; every prediction is that
+    class), ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out,
+    and the ``ValueError`` when training produces non-finite weights. scikit-learn's own
+    MLP tests run on this class in ``tests/test_sklearn_mlp_suite.py``.
 
     Deliberately different:
 
     - Defaults: ``(100, 50)``, ``batch_size=64``, ``learning_rate_init=2e-3``,
       ``max_iter=15`` and ``learning_rate='cosine'`` (MNIST-tuned) instead of ``(100,)``,
       ``'auto'``, 1e-3, 200 and ``'constant'``; pass those to get scikit-learn's.
-      'cosine' runs a fixed schedule, so it gives no ``ConvergenceWarning``.
+      'cosine' runs a fixed schedule, so it gives no ``ConvergenceWarning``; in
+      ``partial_fit`` it has no horizon (see ``learning_rate``).
     - ``dtype`` (float32 by default, whatever X's dtype) and ``device`` are new; so are
       ``dropout``, ``batch_norm``, the activations 'leaky_relu', 'elu', 'gelu' and the
       solvers 'adamw', 'rmsprop', 'adagrad'; every solver takes every schedule.
@@ -169,9 +168,14 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
       previous batch. ``early_stopping`` stratifies the split for every single-label
       problem.
     - Ctrl-C (``KeyboardInterrupt``) is not swallowed: the completed epochs are kept,
-      then it is raised again, so a script or grid search stops.
-    - ``partial_fit(X, y, classes=None, sample_weight=None)``: ``classes`` comes before
-      ``sample_weight`` (pass both by keyword to write code that works with both).
+      then it is raised again, so a script or grid search stops. Divergence is an
+      error also with early stopping (``MLPClassifier`` then restores its best weights).
+    - A single class in ``y``: ``predict_proba`` has one column of ones (one per class of
+      ``classes_``), where ``MLPClassifier`` returns two.
+    - Messages name your labels: the early-stopping error for a class with one sample
+      says ``Classes with too few members are: [1]`` where ``MLPClassifier`` names its
+      encoded label (``['True']``).
+    - ``verbose`` prints skorch's table, one row per epoch, not ``Iteration n, loss``.
 
     Examples
     --------
@@ -187,12 +191,8 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
 
     _parameter_constraints: dict = {
         **TorchDigitClassifierBase._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
+        **MLP_PARAMETER_CONSTRAINTS,
     }
-    _architecture_params = ("hidden_layer_sizes", "batch_norm")
 
     def __init__(
         self,
@@ -252,37 +252,3 @@ class MLPDigitClassifier(TorchDigitClassifierBase):
         self.batch_norm = batch_norm
         self.device = device
         self.dtype = dtype
-
-    # -- the network ------------------------------------------------------------------------
-    def _check_architecture(self) -> None:
-        self._hidden_sizes()
-
-    def _hidden_sizes(self) -> list[int]:
-        """``hidden_layer_sizes`` as a list of positive ints, or InvalidParameterError."""
-        sizes = self.hidden_layer_sizes
-        if np.ndim(sizes) == 0:
-            sizes = [sizes]
-
-        def valid(size) -> bool:
-            if isinstance(size, bool | np.bool_) or not isinstance(size, Integral | Real):
-                return False
-            return math.isfinite(float(size)) and float(size).is_integer() and size >= 1
-
-        if np.ndim(sizes) != 1 or not all(valid(s) for s in sizes):
-            raise InvalidParameterError(
-                "The 'hidden_layer_sizes' parameter of "
-                f"{type(self).__name__} must be a positive int or a flat sequence of "
-                f"positive ints, e.g. (100, 50). Got {self.hidden_layer_sizes!r} instead."
-            )
-        return [int(s) for s in sizes]
-
-    def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
-        return MLPModule(n_features, self._hidden_sizes(), n_outputs,
-                         activation=self.activation, dropout=self.dropout,
-                         batch_norm=self.batch_norm)
-
-    def _set_network_attributes(self, module: torch.nn.Module) -> None:
-        linear = module.linear_layers()
-        self.coefs_ = [layer.weight.detach().cpu().numpy().T.copy() for layer in linear]
-        self.intercepts_ = [layer.bias.detach().cpu().numpy().copy() for layer in linear]
-        self.n_layers_ = len(linear) + 1

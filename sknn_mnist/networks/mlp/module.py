@@ -70,7 +70,7 @@ class MLPModule(DigitNetwork):
         layers["linear_out"] = nn.Linear(n_in, n_outputs)
         self.layers = nn.Sequential(layers)
 
-    def forward(self, X):  # noqa: N803 - scikit-learn's name for the data
+    def forward(self, X):
         return self.layers(X)
 
     def linear_layers(self) -> list[nn.Linear]:
