@@ -1,7 +1,8 @@
 """The ``sknn-mnist`` command line (also ``python -m sknn_mnist``).
 
 Commands: ``compare``, ``train``, ``evaluate``, ``cv``, ``grid-search``, ``predict``,
-``info``, ``export``, ``datasets``. Run ``sknn-mnist COMMAND --help`` for each one's options.
+``serve``, ``info``, ``export``, ``datasets``. Run ``sknn-mnist COMMAND --help`` for each
+one's options.
 
 Each command is a module of this package with ``HELP``, ``DESCRIPTION``, ``setup(parser)``
 (its arguments) and ``run(args) -> int`` (its work); :data:`COMMANDS` lists them. What they
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from .._version import __version__
-from . import compare, cv, datasets, evaluate, export, grid_search, info, predict, train
+from . import compare, cv, datasets, evaluate, export, grid_search, info, predict, serve, train
 from .common import CLIError, Parser, first_line, parse_params
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main", "parse_params"]
@@ -35,6 +36,7 @@ COMMANDS: dict[str, ModuleType] = {
     "cv": cv,
     "grid-search": grid_search,
     "predict": predict,
+    "serve": serve,
     "info": info,
     "export": export,
     "datasets": datasets,
