@@ -470,7 +470,7 @@ def test_every_readme_command_parses_as_bash_would_split_it():
 
     from sknn_mnist.cli import build_parser
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
     lines = [line for block in blocks for line in block.splitlines()
              if line.startswith("sknn-mnist ")]
