@@ -28,9 +28,13 @@ MEMORY_LIMIT = 3 * 2**30
 _LAUNCHER = ("import os, resource, sys; limit = int(sys.argv[1]); "
              "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); "
              "os.execv(sys.argv[2], sys.argv[2:])")
-#: Prints the child's peak resident memory (MiB) as the last line of stdout.
-PEAK_RSS = ("\nimport resource\n"
-            "print('peak_rss_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+#: Prints the child's peak resident memory (MiB) as the last line of stdout. From the
+#: process's own high-water mark (VmHWM), not ``ru_maxrss``: Linux carries ``ru_maxrss``
+#: over ``exec`` from the forking process, so a child of a large pytest process would
+#: report the parent's size.
+PEAK_RSS = ("\nimport re\n"
+            "_hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())\n"
+            "print('peak_rss_mib', int(_hwm.group(1)) // 1024)\n")
 
 
 def run_limited(argv: Sequence[str | os.PathLike[str]], *, timeout: float = 120,

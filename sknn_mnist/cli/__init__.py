@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ignore_unraisable(unraisable: object) -> None:
+    """``sys.unraisablehook`` after Ctrl-C: the run was stopped on purpose."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -85,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"sknn-mnist {args.command}: interrupted", file=sys.stderr)
+        # What a stopped run leaves behind is torn down as the interpreter exits: a Dask
+        # client that joblib still holds is collected after its event loop closed, and
+        # Python would print "Exception ignored in ..." with a traceback. The one line
+        # above is the whole report of an interruption.
+        sys.unraisablehook = _ignore_unraisable
         return 130
     except BrokenPipeError:
         # The reader went away (`sknn-mnist evaluate ... | head`): stop quietly, as cat does.

@@ -353,12 +353,15 @@ def load_model_or_pretrained(name: str, *,
     model of that name (``mnist-mlp``, ``mnist-cnn``)."""
     from ..io.pretrained import PretrainedModelError, load_pretrained, pretrained_names
 
-    if not Path(name).exists() and name in pretrained_names():
+    # lexists: a broken link or a link loop is a path that exists, which loading then
+    # names precisely, not a missing file.
+    present = os.path.lexists(name)
+    if not present and name in pretrained_names():
         try:
             return load_pretrained(name, return_metadata=True)
         except PretrainedModelError as exc:
             raise CLIError(first_line(exc)) from None
-    if not Path(name).exists():
+    if not present:
         known = ", ".join(pretrained_names())
         raise CLIError(f"model file not found: {name} (the pretrained models are: {known})")
     return load_model_file(name, trust_pickle=trust_pickle)

@@ -43,6 +43,7 @@ import logging
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -343,10 +344,22 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
                                silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster, timeout=timeout, set_as_default=False)
+        client.run(_quiet_teardown)
     except BaseException:
         cluster.close()
         raise
     return cluster, client
+
+
+def _ignore_unraisable(unraisable: object) -> None:
+    """``sys.unraisablehook`` of our local workers; see :func:`_quiet_teardown`."""
+
+
+def _quiet_teardown() -> None:
+    """Run in each local worker: when the cluster closes under a stopped run, a worker's
+    own Dask client can be collected after its event loop closed, and Python would print
+    "Exception ignored in ..." with a traceback; the command reports the stop itself."""
+    sys.unraisablehook = _ignore_unraisable
 
 
 @contextlib.contextmanager
