@@ -11,6 +11,8 @@ The layout, by concern:
 * :mod:`sknn_mnist.registry`: the one registry of model kinds;
 * :mod:`sknn_mnist.study`: the compared models, the comparison, reports and plots;
 * :mod:`sknn_mnist.io`: persistence (skops), ONNX export, atomic writes;
+* :mod:`sknn_mnist.images`: digit images (photos, scans, drawings) read as MNIST rows;
+* :func:`sknn_mnist.pretrained`: the pretrained MNIST models shipped with the package;
 * :mod:`sknn_mnist.datasets` and :mod:`sknn_mnist.cli`.
 """
 
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
     from .networks.mlp.classifier import MLPDigitClassifier
     from .networks.mlp.regressor import TorchMLPRegressor
 
-__all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "TorchMLPRegressor", "__version__"]
+__all__ = ["CNNDigitClassifier", "MLPDigitClassifier", "TorchMLPRegressor", "__version__",
+           "pretrained"]
 
 
 def __getattr__(name: str):
@@ -36,6 +39,10 @@ def __getattr__(name: str):
         from .io.onnx import export_onnx
 
         return export_onnx
+    if name == "pretrained":  # sknn_mnist.pretrained("mnist-cnn"): the shipped models
+        from .io.pretrained import load_pretrained
+
+        return load_pretrained
     if not name.startswith("_"):
         from .registry import exported_class
 

@@ -28,12 +28,13 @@ MEMORY_LIMIT = 3 * 2**30
 _LAUNCHER = ("import os, resource, sys; limit = int(sys.argv[1]); "
              "resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); "
              "os.execv(sys.argv[2], sys.argv[2:])")
-#: Python code that prints the child's peak resident memory (MiB) as the last line of
-#: stdout: VmHWM, the peak of this program's own memory. (ru_maxrss is not: it survives
-#: exec, and a child forked from a large test process starts with the parent's.)
-PEAK_RSS = ("\nwith open('/proc/self/status') as status:\n"
-            "    hwm = next(line for line in status if line.startswith('VmHWM'))\n"
-            "print('peak_rss_mib', int(hwm.split()[1]) // 1024)\n")
+#: Prints the child's peak resident memory (MiB) as the last line of stdout. From the
+#: process's own high-water mark (VmHWM), not ``ru_maxrss``: Linux carries ``ru_maxrss``
+#: over ``exec`` from the forking process, so a child of a large pytest process would
+#: report the parent's size.
+PEAK_RSS = ("\nimport re\n"
+            "_hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())\n"
+            "print('peak_rss_mib', int(_hwm.group(1)) // 1024)\n")
 
 
 def run_limited(argv: Sequence[str | os.PathLike[str]], *, timeout: float = 120,

@@ -1,7 +1,8 @@
 """The ``sknn-mnist`` command line (also ``python -m sknn_mnist``).
 
 Commands: ``compare``, ``train``, ``evaluate``, ``cv``, ``grid-search``, ``predict``,
-``info``, ``export``, ``datasets``. Run ``sknn-mnist COMMAND --help`` for each one's options.
+``serve``, ``info``, ``export``, ``datasets``. Run ``sknn-mnist COMMAND --help`` for each
+one's options.
 
 Each command is a module of this package with ``HELP``, ``DESCRIPTION``, ``setup(parser)``
 (its arguments) and ``run(args) -> int`` (its work); :data:`COMMANDS` lists them. What they
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from .._version import __version__
-from . import compare, cv, datasets, evaluate, export, grid_search, info, predict, train
+from . import compare, cv, datasets, evaluate, export, grid_search, info, predict, serve, train
 from .common import CLIError, Parser, first_line, parse_params
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main", "parse_params"]
@@ -35,6 +36,7 @@ COMMANDS: dict[str, ModuleType] = {
     "cv": cv,
     "grid-search": grid_search,
     "predict": predict,
+    "serve": serve,
     "info": info,
     "export": export,
     "datasets": datasets,
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.setup(p)
         p.set_defaults(func=command.run)
     return parser
+
+
+def _ignore_unraisable(unraisable: object) -> None:
+    """``sys.unraisablehook`` after Ctrl-C: the run was stopped on purpose."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"sknn-mnist {args.command}: interrupted", file=sys.stderr)
+        # What a stopped run leaves behind is torn down as the interpreter exits: a Dask
+        # client that joblib still holds is collected after its event loop closed, and
+        # Python would print "Exception ignored in ..." with a traceback. The one line
+        # above is the whole report of an interruption.
+        sys.unraisablehook = _ignore_unraisable
         return 130
     except BrokenPipeError:
         # The reader went away (`sknn-mnist evaluate ... | head`): stop quietly, as cat does.

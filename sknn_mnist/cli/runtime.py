@@ -347,6 +347,26 @@ def load_model_file(path: str, *, trust_pickle: bool = False) -> tuple[Any, dict
     return model, meta
 
 
+def load_model_or_pretrained(name: str, *,
+                             trust_pickle: bool = False) -> tuple[Any, dict[str, Any]]:
+    """A model file (:func:`load_model_file`), or, when no such file exists, the pretrained
+    model of that name (``mnist-mlp``, ``mnist-cnn``)."""
+    from ..io.pretrained import PretrainedModelError, load_pretrained, pretrained_names
+
+    # lexists: a broken link or a link loop is a path that exists, which loading then
+    # names precisely, not a missing file.
+    present = os.path.lexists(name)
+    if not present and name in pretrained_names():
+        try:
+            return load_pretrained(name, return_metadata=True)
+        except PretrainedModelError as exc:
+            raise CLIError(first_line(exc)) from None
+    if not present:
+        known = ", ".join(pretrained_names())
+        raise CLIError(f"model file not found: {name} (the pretrained models are: {known})")
+    return load_model_file(name, trust_pickle=trust_pickle)
+
+
 def n_features(model: Any) -> int | None:
     """The pixels per row a fitted model expects, if it says."""
     return getattr(model, "n_features_in_", None)

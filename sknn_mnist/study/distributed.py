@@ -344,35 +344,22 @@ def _start_local_cluster(n_workers: int, timeout: float) -> tuple[Any, Any]:
                                silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster, timeout=timeout, set_as_default=False)
-        client.register_plugin(_quiet_shutdown_plugin()(), name="sknn-mnist-quiet-shutdown")
+        client.run(_quiet_teardown)
     except BaseException:
         cluster.close()
         raise
     return cluster, client
 
 
-def _ignore_closed_loop_clients(unraisable: Any, previous: Any = sys.unraisablehook) -> None:
-    """An unraisable-exception hook: a worker client garbage-collected after its event loop
-    closed (a task cut short by the cluster's shutdown, after Ctrl-C) says nothing."""
-    exc = unraisable.exc_value
-    if isinstance(exc, RuntimeError) and "IOLoop is closed" in str(exc):
-        return
-    previous(unraisable)
+def _ignore_unraisable(unraisable: object) -> None:
+    """``sys.unraisablehook`` of our local workers; see :func:`_quiet_teardown`."""
 
 
-@functools.cache
-def _quiet_shutdown_plugin() -> type:
-    """A worker plugin that installs :func:`_ignore_closed_loop_clients` in each worker of a
-    local cluster (which print on this process's terminal), restarted ones included."""
-    from distributed.diagnostics.plugin import WorkerPlugin
-
-    class QuietShutdown(WorkerPlugin):
-        idempotent = True
-
-        def setup(self, worker: Any) -> None:
-            sys.unraisablehook = _ignore_closed_loop_clients
-
-    return QuietShutdown
+def _quiet_teardown() -> None:
+    """Run in each local worker: when the cluster closes under a stopped run, a worker's
+    own Dask client can be collected after its event loop closed, and Python would print
+    "Exception ignored in ..." with a traceback; the command reports the stop itself."""
+    sys.unraisablehook = _ignore_unraisable
 
 
 @contextlib.contextmanager

@@ -1,4 +1,10 @@
-"""PixelScaler: divide every pixel by one number so that the images lie in [0, 1]."""
+"""PixelScaler: divide every pixel by one number so that the images lie in [0, 1].
+
+It also records what its training rows looked like (their pixel range and background,
+:class:`~sknn_mnist.images.guard.PixelProfile`) and warns, once per call, when rows given
+to ``transform`` (to ``predict`` through a pipeline) look scaled already or inverted
+against them: the classic silent mistakes that make every row come out as one digit.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..core.warn import warn_user
+from ..images.guard import PixelProfile, RowsUnlikeTrainingWarning, check_rows_like_training
 
 __all__ = ["PixelScaler"]
 
@@ -32,6 +41,11 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         The divisor used by ``transform``.
     n_features_in_ : int
         Number of features seen during fit.
+    pixel_profile_ : dict or None
+        The training rows' pixel range and background level (``low``, ``high``,
+        ``background``), from which ``transform`` tells rows that look scaled already or
+        inverted (:class:`~sknn_mnist.images.guard.RowsUnlikeTrainingWarning`). None for
+        data that cannot be profiled.
     """
 
     _parameter_constraints: dict = {
@@ -70,6 +84,8 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             peak = float(np.max(X)) if X.size else 0.0
             # All-blank data: dividing by 1 keeps it finite instead of dividing by zero.
             self.scale_ = peak if peak > 0 else 1.0
+        profile = PixelProfile.from_rows(X)
+        self.pixel_profile_ = None if profile is None else profile.to_dict()
         return self
 
     def transform(self, X):
@@ -78,5 +94,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         # Convert straight to the output dtype (one copy: no float64 detour for uint8
         # MNIST), then scale that copy in place.
         X = validate_data(self, X, reset=False, dtype=self.dtype, copy=True)
+        # Files saved before the profile existed have none: nothing to compare with.
+        message = check_rows_like_training(X, getattr(self, "pixel_profile_", None))
+        if message:
+            warn_user(message, RowsUnlikeTrainingWarning)
         X /= self.scale_
         return X

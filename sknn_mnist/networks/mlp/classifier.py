@@ -148,7 +148,7 @@ class MLPDigitClassifier(MLPArchitecture, TorchDigitClassifierBase):
     ``np.log(predict_proba)``, a single class in ``y`` (fitted; every prediction is that
     class), ``ConvergenceWarning`` when ``max_iter`` (or L-BFGS's ``max_fun``) runs out,
     and the ``ValueError`` when training produces non-finite weights. scikit-learn's own
-    MLP tests run on this class in ``tests/test_sklearn_mlp_suite.py``.
+    MLP tests run on this class in ``tests/core/test_sklearn_mlp_suite.py``.
 
     Deliberately different:
 

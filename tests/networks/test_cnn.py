@@ -25,7 +25,7 @@ from sknn_mnist.networks.cnn.augment import RandomAffine
 from sknn_mnist.networks.cnn.module import CNNModule, infer_image_shape
 from sknn_mnist.persistence import load_model, save_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- image shapes -------------------------------------------------------------------------

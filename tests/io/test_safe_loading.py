@@ -273,6 +273,11 @@ def test_no_command_unpickles_without_trust_pickle(tmp_path, genuine, capsys, na
     assert marker.exists()
 
 
+def _labels(out: str) -> list[str]:
+    """The label column of predict's lines (``name  label  probability``)."""
+    return [line.split()[1] for line in out.strip().splitlines()]
+
+
 def test_cli_info_reads_metadata_and_commands_use_skops_files(tmp_path, genuine, digits_raw,
                                                                capsys):
     X, _ = digits_raw
@@ -285,12 +290,12 @@ def test_cli_info_reads_metadata_and_commands_use_skops_files(tmp_path, genuine,
     rows = tmp_path / "rows.npy"
     np.save(rows, X[:5])
     assert _cli("predict", path, rows) == 0
-    assert capsys.readouterr().out.split() == [str(v) for v in genuine.predict(X[:5])]
+    assert _labels(capsys.readouterr().out) == [str(v) for v in genuine.predict(X[:5])]
     pickled = save_model(genuine, tmp_path / "m.joblib")
     assert _cli("predict", pickled, rows) == 2
     assert "--trust-pickle" in capsys.readouterr().err
     assert _cli("predict", pickled, rows, "--trust-pickle") == 0
-    assert capsys.readouterr().out.split() == [str(v) for v in genuine.predict(X[:5])]
+    assert _labels(capsys.readouterr().out) == [str(v) for v in genuine.predict(X[:5])]
     for bad in (tmp_path / "empty.skops", tmp_path / "missing.skops"):
         if bad.name.startswith("empty"):
             bad.write_bytes(b"")

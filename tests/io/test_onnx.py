@@ -119,7 +119,7 @@ def test_benchmark_quick_run_writes_json(tmp_path):
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(root / "benchmarks" / "onnx_inference.py"), "--quick",
          # No MNIST folder: the quick run falls back to scikit-learn's digits (seconds).

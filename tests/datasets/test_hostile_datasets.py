@@ -161,7 +161,7 @@ def _child_load(server_url: str, data_home: Path, env: dict[str, str]) -> tuple[
         "    print('loaded')\n"
         "except DatasetUnavailableError as exc:\n"
         "    print('error', repr(str(exc)))\n" + PEAK_RSS)
-    proc = run_python(code, timeout=120, cwd=Path(__file__).parents[1])
+    proc = run_python(code, timeout=120, cwd=Path(__file__).parents[2])
     assert_clean_exit(proc)
     lines = proc.stdout.strip().splitlines()
     return lines[-2], int(lines[-1].split()[1])

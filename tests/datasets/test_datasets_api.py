@@ -35,7 +35,7 @@ except ImportError:  # tests/ collected as a package
         write_idx_dir,
     )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -96,7 +96,12 @@ def test_train_evaluate_predict_round_trip(tmp_path, test_digits):
         np.savetxt(fh, X[5:8], delimiter=",", fmt="%d")
     proc = run_cli("predict", str(model), str(tmp_path / "rows.npy"), str(tmp_path / "rows.csv"))
     assert proc.returncode == 0, proc.stderr
-    labels = [int(v) for v in proc.stdout.split()]
+    # One line per row: its name, the label and its probability.
+    lines = [line.split() for line in proc.stdout.splitlines()]
+    assert [line[0] for line in lines] == [f"{tmp_path / 'rows.npy'}[{i}]" for i in range(5)] \
+        + [f"{tmp_path / 'rows.csv'}[{i}]" for i in range(3)]
+    labels = [int(line[1]) for line in lines]
+    assert all(0 <= float(line[2]) <= 1 for line in lines)
     assert len(labels) == 8 and np.mean(np.array(labels) == y[:8]) >= 0.6
 
 
@@ -143,7 +148,7 @@ def test_grid_search_quick_builtin_grid(capsys):
 
 
 @pytest.mark.parametrize("command", ["compare", "train", "evaluate", "cv", "grid-search",
-                                     "predict", "info", "export", "datasets"])
+                                     "predict", "serve", "info", "export", "datasets"])
 def test_help_on_every_subcommand(command, capsys):
     assert main([command, "--help"]) == 0
     assert "usage: sknn-mnist" in capsys.readouterr().out
@@ -331,7 +336,7 @@ def test_every_help_imports_nothing_heavy():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "12"
+    assert proc.stdout.splitlines()[-1] == "13"
 
 
 def _cli_imports() -> dict[str, set[str]]:
@@ -358,7 +363,7 @@ def _cli_imports() -> dict[str, set[str]]:
 def test_cli_modules_have_no_import_cycle_and_import_alone():
     graph = _cli_imports()
     assert set(graph) >= {"__init__", "common", "runtime", "compare", "train", "evaluate", "cv",
-                          "grid_search", "predict", "info", "export", "datasets"}
+                          "grid_search", "predict", "serve", "info", "export", "datasets"}
     commands = set(graph) - {"__init__", "common", "runtime"}
     assert graph["__init__"] == commands | {"common"}  # the one list of commands
     assert graph["common"] == set()  # common never imports a command module (or runtime)
@@ -465,7 +470,7 @@ def test_every_readme_command_parses_as_bash_would_split_it():
 
     from sknn_mnist.cli import build_parser
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
     lines = [line for block in blocks for line in block.splitlines()
              if line.startswith("sknn-mnist ")]
