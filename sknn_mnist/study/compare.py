@@ -362,7 +362,7 @@ def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Sea
     jobs, resolved = _search_jobs(spec, run.device, run.context)
     pipe = make_model(spec.name, random_state=run.plan.random_state, device=resolved or "auto")
     X_s, y_s = m.rows.take(X, y)
-    run.context.describe(f"{spec.name}: grid search on {len(y_s)} rows")
+    run.context.step(f"{spec.name}: grid search on {len(y_s)} rows", fits=m.grid_fits)
     start = time.perf_counter()
     search = grid_search(pipe, m.grid, X_s, y_s, cv=run.folds, scoring=run.scoring,
                          n_jobs=jobs, context=run.context)
@@ -376,7 +376,8 @@ def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,
         # Same stratified subsample (same size and seed) and same folds: the same score.
         return (float(s.search.cv_results_["mean_test_score"][i]),
                 float(s.search.cv_results_["std_test_score"][i]))
-    run.context.describe(f"{s.spec.name}: selection CV on {len(y_sel)} rows")
+    run.context.step(f"{s.spec.name}: selection CV on {len(y_sel)} rows",
+                     fits=s.model.selection_fits)
     best = clone(s.pipe).set_params(**s.search.best_params_)
     scores = cross_validate_model(best, X_sel, y_sel, cv=run.folds, scoring=run.scoring,
                                   n_jobs=s.jobs, context=run.context)["test_score"]
@@ -535,13 +536,13 @@ def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,
     if spec.own_n_jobs:
         best.set_params(clf__n_jobs=context.n_jobs)
     context.check()
-    context.describe(f"{spec.name}: refit on {len(y_train)} rows")
+    context.step(f"{spec.name}: refit on {len(y_train)} rows")
     _, fit_seconds = _timed(best.fit, X_train, y_train)
     context.check()  # a fit that swallowed Ctrl-C returned a half-trained model
     y_pred, predict_seconds = _timed(best.predict, X_test)
     curve = None
     if spec.learning_curve and run.learning_curve:
-        context.describe(f"{spec.name}: learning curve, 10% of the rows held out")
+        context.step(f"{spec.name}: learning curve, 10% of the rows held out")
         curve = _fit_learning_curve(best, X_train, y_train)
         context.check()
     i = search.best_index_
