@@ -109,7 +109,7 @@ class Progress:
             if self._bar is not None:
                 self._bar.reset(total=total)
                 # No bar, no rate for a step without a count: its name and its time.
-                self._bar.bar_format = None if total else "{desc} [{elapsed}]"
+                self._bar.bar_format = None if total else "{desc}[{elapsed}{postfix}]"
                 self._bar.set_description(desc, refresh=False)
                 self._bar.set_postfix_str(self._in_all(), refresh=False)
                 self._bar.refresh()
