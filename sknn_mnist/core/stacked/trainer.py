@@ -335,7 +335,7 @@ class _Loop:
         best = member.has_best and self.best is not None
         member.state = self.network.state(position, self.best if best else None)
         member.optimizer_state = {n: self.optimizer.torch_state(position, n)
-                                  for n in self.network.layout}
+                                  for n in self.network.params}
         member.generator_state = member.generator.get_state()
 
 
