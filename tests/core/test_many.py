@@ -237,3 +237,41 @@ def test_verbose_says_how_it_stacked(digits, capsys):
     base = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=1)
     fit_many(_jobs(base, [dict(random_state=s) for s in range(3)], [(X, y)]), verbose=1)
     assert "3 MLPDigitClassifier networks on cpu: 1 stack(s)" in capsys.readouterr().out
+
+
+def test_chunks_follow_the_memory_budget(monkeypatch):
+    import torch
+
+    from sknn_mnist.core.stacked import memory
+
+    module = MLPDigitClassifier()._build_module(64, 10)
+    sample = torch.zeros(1, 64)
+    per_network = memory.network_bytes(module, sample, batch_size=200)
+    weights = sum(p.numel() for p in module.parameters()) * 4
+    assert per_network > 6 * weights  # the activations of a batch come on top
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 10 * per_network)
+    assert memory.chunk_size(per_network, cpu, 100) == 2  # a quarter of the free memory
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 10**15)
+    assert memory.chunk_size(per_network, cpu, 100) == memory.MAX_NETWORKS_CPU
+    assert memory.chunk_size(per_network, cpu, 3) == 3
+    assert memory.chunk_size(per_network, cpu, 100, max_networks=5) == 5
+
+
+def test_ctrl_c_leaves_the_stacked_jobs_unfitted(digits, monkeypatch):
+    X, y = digits
+    base = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=5)
+    jobs = _jobs(base, [dict(random_state=0), dict(random_state=1)], [(X, y)])
+    calls = {"n": 0}
+    original = stacked_trainer._Loop.run_epoch
+
+    def interrupt_second_epoch(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(stacked_trainer._Loop, "run_epoch", interrupt_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit_many(jobs)
+    assert not any(hasattr(job.estimator, "coefs_") for job in jobs)
