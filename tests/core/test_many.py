@@ -275,3 +275,23 @@ def test_ctrl_c_leaves_the_stacked_jobs_unfitted(digits, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         fit_many(jobs)
     assert not any(hasattr(job.estimator, "coefs_") for job in jobs)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regressors_stack_too(loss):
+    from sklearn.datasets import load_diabetes
+
+    from sknn_mnist import TorchMLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    y = y / y.std() if loss == "squared_error" else y / 50.0
+    base = TorchMLPRegressor(hidden_layer_sizes=(16,), max_iter=6, dtype="float64",
+                             loss=loss, early_stopping=True, n_iter_no_change=2)
+    jobs = _jobs(base, [dict(random_state=0), dict(random_state=1, alpha=1e-2)],
+                 _folds(X, y))
+    results, calls = _stacked(jobs)
+    assert sum(calls) == len(jobs)
+    for result, sequential in zip(results, _sequential(jobs), strict=True):
+        assert result.error is None
+        _assert_same_fit(result.estimator, sequential)
