@@ -104,6 +104,11 @@ CASES = {
     "batch-norm": ({"batch_norm": True}, [dict(random_state=0, batch_size=50),
                                           dict(random_state=1, batch_size=64)]),
     "no-shuffle": ({"shuffle": False}, [dict(random_state=0), dict(random_state=1)]),
+    # One random_state: the candidates of a fold read the same batches.
+    "same-seed": ({"random_state": 0}, [dict(alpha=1e-4), dict(alpha=1e-2),
+                                        dict(learning_rate_init=1e-2, dropout=0.0)]),
+    "same-seed-no-shuffle": ({"random_state": 0, "shuffle": False, "solver": "sgd"}, [
+        dict(momentum=0.9), dict(momentum=0.0, learning_rate_init=0.2)]),
 }
 
 
@@ -295,3 +300,4 @@ def test_regressors_stack_too(loss):
     for result, sequential in zip(results, _sequential(jobs), strict=True):
         assert result.error is None
         _assert_same_fit(result.estimator, sequential)
+
