@@ -45,6 +45,11 @@ class StackedNetwork:
         self._forward = (self._plain_forward if self._plain is not None
                          else vmap(self._call, randomness="different"))
 
+    @staticmethod
+    def runs_plain(module: nn.Module) -> bool:
+        """Whether a stack of ``module`` runs as batched products (not through vmap)."""
+        return _plain_layers(module) is not None
+
     def __len__(self) -> int:
         return len(next(iter(self.params.values())))
 
