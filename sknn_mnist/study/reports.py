@@ -42,6 +42,7 @@ from .plots import (
     FoldScoresDisplay,
     MisclassifiedDisplay,
     TrainingCurveDisplay,
+    plain_label,
 )
 
 __all__ = [
@@ -544,18 +545,18 @@ def _comparison_images(result: ComparisonResult, out: Path,
         else:
             continue
         name = f"{r.title}: learning curve"
-        images[name] = _save_display(TrainingCurveDisplay.from_estimator(curve, title=title),
-                                     out / f"{r.name}-learning-curve.png")
-        captions[name] = caption.format(n_train=result.n_train)
+        display = TrainingCurveDisplay.from_estimator(curve, title=title)
+        images[name] = _save_display(display, out / f"{r.name}-learning-curve.png")
+        captions[name] = (_curve_summary(display) + " "
+                          + caption.format(n_train=result.n_train))
     for r in result:
         name = f"{r.title}: confusion matrix"
-        images[name] = _save_display(
-            ConfusionMatricesDisplay.from_predictions(
-                result.y_test, r.y_pred,
-                title=f"{r.title}: test-set confusion matrix (accuracy {r.test_accuracy:.4f})"),
-            out / f"{r.name}-confusion-matrix.png")
-        captions[name] = _CONFUSION_CAPTION.format(n_test=len(result.y_test),
-                                                   blank=RATE_BLANK_BELOW)
+        display = ConfusionMatricesDisplay.from_predictions(
+            result.y_test, r.y_pred,
+            title=f"{r.title}: test-set confusion matrix (accuracy {r.test_accuracy:.4f})")
+        images[name] = _save_display(display, out / f"{r.name}-confusion-matrix.png")
+        captions[name] = (_confusion_summary(display) + " " + _CONFUSION_CAPTION.format(
+            n_test=len(result.y_test), blank=RATE_BLANK_BELOW))
     if result.image_shape is not None and len(result.image_shape) == 2:
         for r in result:
             name = f"{r.title}: misclassified test images"
@@ -573,8 +574,35 @@ def _comparison_images(result: ComparisonResult, out: Path,
                 title=f"{r.title}: mean CV {result.scoring} per grid parameter "
                 f"({r.n_search_samples} rows)"),
             out / f"{r.name}-cv-params.png")
-        captions[name] = _CV_PARAMS_CAPTION.format(folds=f"the {result.cv} folds")
+        captions[name] = (f"Best candidate: {format_params(r.best_params) or 'the only one'}, "
+                          f"mean {r.cv_mean:.4f} (std {r.cv_std:.4f}). "
+                          + _CV_PARAMS_CAPTION.format(folds=f"the {result.cv} folds"))
     return images, captions
+
+
+def _curve_summary(display: TrainingCurveDisplay) -> str:
+    """What this curve shows, in numbers: where validation peaks, or how far loss fell."""
+    loss, scores = list(display.loss_curve), list(display.validation_scores or [])
+    if scores:
+        peak = int(np.argmax(scores))
+        return (f"Validation accuracy peaks at {scores[peak]:.4f} at epoch {peak + 1} of "
+                f"{len(scores)} (last epoch: {scores[-1]:.4f}).")
+    return (f"Training loss {loss[0]:.4f} at epoch 1, {loss[-1]:.4f} at epoch "
+            f"{len(loss)}.")
+
+
+def _confusion_summary(display: ConfusionMatricesDisplay) -> str:
+    """The errors in one sentence: how many, and the most frequent confusion."""
+    counts = np.asarray(display.confusion_matrix)
+    errors = counts.copy()
+    np.fill_diagonal(errors, 0)
+    if not errors.any():
+        return "No test row is misclassified."
+    true, pred = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    labels = [plain_label(v) for v in display.display_labels]
+    return (f"{int(errors.sum())} of {int(counts.sum())} test rows misclassified; the most "
+            f"frequent error: true {labels[true]} predicted as {labels[pred]} "
+            f"({int(errors[true, pred])} rows).")
 
 
 def _n_folds(folds: Any) -> str:
