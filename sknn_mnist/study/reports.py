@@ -58,6 +58,7 @@ __all__ = [
     "write_text_atomic",
 ]
 
+
 class CellLines(str):
     """A cell value made of parts: one part per line in HTML, ``", "``-joined elsewhere.
 
@@ -435,8 +436,8 @@ def _rows_and_folds(result: ComparisonResult) -> tuple[dict[str, int], dict[str,
         return ({m.name: m.rows.n for m in plan.models},
                 {m.name: m.reuses_grid_scores for m in plan.models}, plan.selection.n)
     grid = {r.name: r.n_search_samples for r in result}
-    return grid, {n: rows == result.selection_rows for n, rows in grid.items()}, \
-        result.selection_rows
+    reused = {name: rows == result.selection_rows for name, rows in grid.items()}
+    return grid, reused, result.selection_rows
 
 
 def _cv_columns_notes(result: ComparisonResult) -> list[str]:
