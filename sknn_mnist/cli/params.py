@@ -8,7 +8,7 @@ into ``param_table.json`` next to this module, in a form that needs neither libr
 admits with the very message the estimator's own validation gives.
 
 The table is derived from the registry of model kinds (:data:`sknn_mnist.registry.MODEL_SPECS`)
-by :func:`build_table`; ``python -m sknn_mnist.cli.params`` writes it again after a model's
+by :func:`build_table`; ``python scripts/write_param_table.py`` writes it again after a model's
 parameters change, and a test fails while it is out of date. What the table cannot express
 (a constraint kind it does not know, a model registered at run time, the network checks
 that need torch) is left to the full validation after the imports: the early check only
@@ -21,7 +21,6 @@ import copy
 import json
 import math
 import numbers
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 from .common import CLIError
 
-__all__ = ["TABLE_PATH", "build_table", "check_grid", "check_params", "load_table"]
+__all__ = ["TABLE_PATH", "build_table", "check_grid", "check_params", "dump_table", "load_table"]
 
 #: Where the table lives (package data).
 TABLE_PATH = Path(__file__).with_name("param_table.json")
@@ -302,14 +301,3 @@ def dump_table(table: Mapping[str, Any]) -> str:
         models.append(f" {json.dumps(model)}: {{\n  \"class\": {json.dumps(entry['class'])},\n"
                       f"  \"params\": {{\n{params}\n  }}\n }}")
     return "{\n" + ",\n".join(models) + "\n}\n"
-
-
-def main() -> int:
-    """``python -m sknn_mnist.cli.params``: write the table again."""
-    TABLE_PATH.write_text(dump_table(build_table()), encoding="utf-8")
-    print(f"wrote {TABLE_PATH}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -37,7 +37,7 @@ TINY_RF = ["--max-train", "300", "n_estimators=5", "--quiet"]
 
 # -- the parameter table ------------------------------------------------------------------------
 def test_the_parameter_table_is_up_to_date():
-    # After a classifier's parameters change: python -m sknn_mnist.cli.params
+    # After a classifier's parameters change: python scripts/write_param_table.py
     assert TABLE_PATH.read_text(encoding="utf-8") == dump_table(build_table())
     assert set(load_table()) == {n for n in MODEL_NAMES if MODEL_SPECS[n].estimator}
 
