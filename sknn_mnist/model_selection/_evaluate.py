@@ -141,6 +141,14 @@ class _Prefix:
     users: int = 0
 
 
+def _prefix_key(prefix: Any) -> str:
+    """Equal for earlier steps with equal parameters: they are fitted once per fold."""
+    try:
+        return joblib.hash(prefix)
+    except Exception:  # an unpicklable step (a lambda): fitted for each evaluation
+        return f"id:{id(prefix)}"
+
+
 class _TorchRun:
     """The evaluations of our networks: folds, shared prefixes, one ``fit_many``, scores."""
 
@@ -168,7 +176,7 @@ class _TorchRun:
         """The fitted earlier steps of ``parts`` on this fold (fitted at the first ask)."""
         if parts.prefix is None:
             return None
-        key = (task.split, joblib.hash(parts.prefix))
+        key = (task.split, _prefix_key(parts.prefix))
         done = self.prefixes.get(key)
         if done is None:
             params = {k: fold.fit_params[k] for k in parts.prefix_params}

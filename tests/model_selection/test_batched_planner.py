@@ -161,3 +161,17 @@ def test_a_failing_earlier_step_fails_its_evaluations_only(recorder, mlp, small_
     assert len(recorder.calls[0]) == 6  # the failing scaler's evaluations never reached it
     with pytest.raises(RuntimeError, match="this scaler fails"):
         GridSearchCV(pipe, grid, cv=folds, refit=False, error_score="raise").fit(X, y)
+
+
+def test_unhashable_earlier_steps_are_fitted_per_evaluation(recorder, mlp, small_digits,
+                                                            folds, same_cv_results):
+    from sklearn import model_selection as sk
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = small_digits
+    pipe = Pipeline([("scale", FunctionTransformer(lambda X: X / 16)), ("clf", mlp())])
+    grid = {"clf__alpha": [1e-4, 1e-2]}
+    ours = GridSearchCV(pipe, grid, cv=folds, refit=False).fit(X, y)
+    assert len({id(job.X) for job in recorder.calls[0]}) == 6
+    theirs = sk.GridSearchCV(pipe, grid, cv=folds, refit=False).fit(X, y)
+    same_cv_results(ours.cv_results_, theirs.cv_results_)
