@@ -175,3 +175,36 @@ def test_unhashable_earlier_steps_are_fitted_per_evaluation(recorder, mlp, small
     assert len({id(job.X) for job in recorder.calls[0]}) == 6
     theirs = sk.GridSearchCV(pipe, grid, cv=folds, refit=False).fit(X, y)
     same_cv_results(ours.cv_results_, theirs.cv_results_)
+
+
+def test_metadata_routing(recorder, mlp, small_digits, folds, same_cv_results):
+    import sklearn
+    from sklearn import model_selection as sk
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    X, y = small_digits
+    weight = np.where(y < 5, 2.0, 0.5)
+    grid = {"alpha": [1e-4, 1e-2]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        net = mlp().set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        ours = GridSearchCV(net, grid, cv=folds, refit=False).fit(X, y, sample_weight=weight)
+        theirs = sk.GridSearchCV(net, grid, cv=folds, refit=False).fit(X, y,
+                                                                       sample_weight=weight)
+        same_cv_results(ours.cv_results_, theirs.cv_results_)
+        assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+        assert [len(c) for c in recorder.calls] == [6]  # a bare network: batched
+        np.testing.assert_array_equal(recorder.calls[0][0].sample_weight,
+                                      weight[next(folds.split(X, y))[0]])
+        # A pipeline's routed parameters: the pipeline's own fit routes them.
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = Pipeline([("scale", scaler), ("clf", net)])
+        grid = {"clf__alpha": [1e-4, 1e-2]}
+        # Weighted accuracy: the scorer asks for the test fold's weights.
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        ours = GridSearchCV(pipe, grid, cv=folds, refit=False, scoring=scorer).fit(
+            X, y, sample_weight=weight)
+        theirs = sk.GridSearchCV(pipe, grid, cv=folds, refit=False, scoring=scorer).fit(
+            X, y, sample_weight=weight)
+        same_cv_results(ours.cv_results_, theirs.cv_results_)
+        assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
+        assert [len(c) for c in recorder.calls] == [6]
