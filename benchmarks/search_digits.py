@@ -96,7 +96,7 @@ def _agreement(searches: dict) -> dict[str, dict]:
             "best mean test score": float(np.max(res["mean_test_score"])),
             "same ranks as ours": bool(np.array_equal(res["rank_test_score"],
                                                       ours["rank_test_score"])),
-            "max |mean score - ours|": diff,
+            "max abs diff of mean scores to ours": diff,
             "rank correlation with ours": float(rho) if np.isfinite(rho) else None,
         }
     return out
