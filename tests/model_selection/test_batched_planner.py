@@ -208,3 +208,23 @@ def test_metadata_routing(recorder, mlp, small_digits, folds, same_cv_results):
         same_cv_results(ours.cv_results_, theirs.cv_results_)
         assert np.isfinite(ours.cv_results_["mean_test_score"]).all()
         assert [len(c) for c in recorder.calls] == [6]
+
+
+def test_ctrl_c_in_the_batch_propagates_and_nothing_is_scored(monkeypatch, mlp, small_digits,
+                                                              folds):
+    X, y = small_digits
+    scored = []
+
+    def interrupted(jobs, *, verbose=0):
+        raise KeyboardInterrupt
+
+    def scorer(estimator, X, y):
+        scored.append(1)
+        return 0.0
+
+    monkeypatch.setattr(_evaluate, "fit_many", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        GridSearchCV(mlp(), {"alpha": [1e-4, 1e-2]}, cv=folds, scoring=scorer).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(mlp(), X, y, cv=folds, scoring=scorer)
+    assert scored == []
