@@ -26,6 +26,7 @@ from .data import to_tensor
 from .device import resolve_device
 from .estimator import TorchEstimatorBase
 from .stacked.memory import chunk_size, network_bytes
+from .stacked.network import StackedNetwork
 from .stacked.optim import STACKED_SOLVERS
 from .stacked.trainer import Member, StackedTrainer
 from .trainer import Trainer, TrainingOutcome, network_flops
@@ -163,17 +164,23 @@ def _fit_stacked(jobs: list[FitJob], verbose: int,
             continue
         device = entries[0][2]
         members = [m for _, m, _ in entries]
+        module, batch = members[0].module, max(m.plan.batch_size for m in members)
         sample = to_tensor(members[0].plan.X[:1], device)
-        size = chunk_size(network_bytes(members[0].module, sample,
-                                        max(m.plan.batch_size for m in members)),
-                          device, len(members), max_networks)
+        flops = network_flops(module, sample, batch, training=True)
+        size = chunk_size(network_bytes(module, sample, batch), device, len(members),
+                          max_networks, step_flops=flops,
+                          vectorised=not StackedNetwork.runs_plain(module))
         if verbose:
             print(f"[fit_many] {len(members)} {type(members[0].estimator).__name__} "
-                  f"networks on {device}: {-(-len(members) // size)} stack(s) of at most "
-                  f"{size}", flush=True)
+                  f"networks on {device}: " + (
+                      "one by one (stacking does not pay here)" if size == 1 else
+                      f"{-(-len(members) // size)} stack(s) of at most {size}"), flush=True)
         for lo in range(0, len(entries), size):
             chunk = entries[lo:lo + size]
-            _train_chunk([m for _, m, _ in chunk], device, sample)
+            if len(chunk) == 1:
+                results[chunk[0][0]] = _fit_one(jobs[chunk[0][0]])
+                continue
+            _train_chunk([m for _, m, _ in chunk], device, flops)
             for i, member, _ in chunk:
                 results[i] = _commit(member, device)
     return results  # type: ignore[return-value]
@@ -197,11 +204,9 @@ def _architecture(member: Member, device: torch.device) -> Hashable:
     return str(device), member.plan.head.name, repr(member.module), shapes
 
 
-def _train_chunk(members: list[Member], device: torch.device, sample: torch.Tensor) -> None:
-    module, batch = members[0].module, members[0].plan.batch_size
-    flops = lambda: network_flops(module, sample, batch, training=True)  # noqa: E731
+def _train_chunk(members: list[Member], device: torch.device, flops: float) -> None:
     start = time.perf_counter()
-    StackedTrainer(members, device, flops).train()
+    StackedTrainer(members, device, lambda: flops).train()
     # The stack's time, shared out by the epochs each network trained.
     elapsed = time.perf_counter() - start
     epochs = sum(max(len(m.rows), 1) for m in members)

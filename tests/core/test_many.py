@@ -104,6 +104,11 @@ CASES = {
     "batch-norm": ({"batch_norm": True}, [dict(random_state=0, batch_size=50),
                                           dict(random_state=1, batch_size=64)]),
     "no-shuffle": ({"shuffle": False}, [dict(random_state=0), dict(random_state=1)]),
+    # One random_state: the candidates of a fold read the same batches.
+    "same-seed": ({"random_state": 0}, [dict(alpha=1e-4), dict(alpha=1e-2),
+                                        dict(learning_rate_init=1e-2, dropout=0.0)]),
+    "same-seed-no-shuffle": ({"random_state": 0, "shuffle": False, "solver": "sgd"}, [
+        dict(momentum=0.9), dict(momentum=0.0, learning_rate_init=0.2)]),
 }
 
 
@@ -115,7 +120,8 @@ def test_stack_matches_sequential_fits_in_float64(digits, case):
     base = MLPDigitClassifier(hidden_layer_sizes=(24, 12), max_iter=8, batch_size=32,
                               dtype="float64", **shared)
     jobs = _jobs(base, candidates, _folds(*digits))
-    results, calls = _stacked(jobs)
+    # max_networks: stacked even where the CPU policy would fit them alone (batch norm).
+    results, calls = _stacked(jobs, max_networks=16)
     assert sum(calls) == len(jobs) and len(calls) >= 1  # trained in stacks, not one by one
     for result, sequential in zip(results, _sequential(jobs), strict=True):
         assert result.error is None
@@ -174,7 +180,7 @@ def test_max_networks_splits_the_stack(digits):
     base = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=2)
     jobs = _jobs(base, [dict(random_state=s) for s in range(5)], [(X, y)])
     _, calls = _stacked(jobs, max_networks=2)
-    assert calls == [2, 2, 1]
+    assert calls == [2, 2]  # and the fifth alone: a stack of one is its own fit
 
 
 def test_failures_are_reported_per_job_and_the_others_train(digits):
@@ -226,7 +232,11 @@ def test_cnn_trains_in_a_stack(digits):
                               batch_norm=True)
     jobs = _jobs(base, [dict(random_state=0), dict(random_state=1, alpha=1e-2)],
                  [(X[:300], y[:300])])
-    results, calls = _stacked(jobs)
+    # On a CPU the vmap path does not pay (benchmarks/stack_scaling.py): fitted alone...
+    assert _stacked(jobs)[1] == []
+    # ... unless asked for; then each network as its own fit trains it.
+    jobs = [FitJob(clone(job.estimator), job.X, job.y) for job in jobs]
+    results, calls = _stacked(jobs, max_networks=2)
     assert calls == [2]
     for result, sequential in zip(results, _sequential(jobs), strict=True):
         _assert_same_fit(result.estimator, sequential)
@@ -237,3 +247,69 @@ def test_verbose_says_how_it_stacked(digits, capsys):
     base = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=1)
     fit_many(_jobs(base, [dict(random_state=s) for s in range(3)], [(X, y)]), verbose=1)
     assert "3 MLPDigitClassifier networks on cpu: 1 stack(s)" in capsys.readouterr().out
+
+
+def test_chunks_follow_the_memory_budget(monkeypatch):
+    import torch
+
+    from sknn_mnist.core.stacked import memory
+
+    module = MLPDigitClassifier()._build_module(64, 10)
+    sample = torch.zeros(1, 64)
+    per_network = memory.network_bytes(module, sample, batch_size=200)
+    weights = sum(p.numel() for p in module.parameters()) * 4
+    assert per_network > 6 * weights  # the activations of a batch come on top
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 10 * per_network)
+    assert memory.chunk_size(per_network, cpu, 100) == 2  # a quarter of the free memory
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 10**15)
+    assert memory.chunk_size(per_network, cpu, 100) == memory.MAX_NETWORKS_CPU
+    assert memory.chunk_size(per_network, cpu, 3) == 3
+    # The CPU stops stacking where a step is large enough on its own.
+    step = memory.STEP_FLOPS_CPU / 8
+    assert memory.chunk_size(per_network, cpu, 100, step_flops=step) == 8
+    assert memory.chunk_size(per_network, cpu, 100, step_flops=10**12) == 2
+    assert memory.chunk_size(per_network, cpu, 100, vectorised=True) == 1
+    assert memory.chunk_size(per_network, torch.device("cuda"), 1000, vectorised=True) == (
+        memory.MAX_NETWORKS_CUDA)
+    assert memory.chunk_size(per_network, cpu, 100, max_networks=5) == 5
+
+
+def test_ctrl_c_leaves_the_stacked_jobs_unfitted(digits, monkeypatch):
+    X, y = digits
+    base = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=5)
+    jobs = _jobs(base, [dict(random_state=0), dict(random_state=1)], [(X, y)])
+    calls = {"n": 0}
+    original = stacked_trainer._Loop.run_epoch
+
+    def interrupt_second_epoch(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(stacked_trainer._Loop, "run_epoch", interrupt_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit_many(jobs)
+    assert not any(hasattr(job.estimator, "coefs_") for job in jobs)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regressors_stack_too(loss):
+    from sklearn.datasets import load_diabetes
+
+    from sknn_mnist import TorchMLPRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    y = y / y.std() if loss == "squared_error" else y / 50.0
+    base = TorchMLPRegressor(hidden_layer_sizes=(16,), max_iter=6, dtype="float64",
+                             loss=loss, early_stopping=True, n_iter_no_change=2)
+    jobs = _jobs(base, [dict(random_state=0), dict(random_state=1, alpha=1e-2)],
+                 _folds(X, y))
+    results, calls = _stacked(jobs, max_networks=16)
+    assert sum(calls) == len(jobs)
+    for result, sequential in zip(results, _sequential(jobs), strict=True):
+        assert result.error is None
+        _assert_same_fit(result.estimator, sequential)
+

@@ -1,5 +1,12 @@
 """How many networks one stack may hold: the memory bound and the measured sweet spot.
 
+On a CPU a stack pays until one stacked step does about :data:`STEP_FLOPS_CPU` FLOPs;
+past that the step is as efficient as the CPU's matrix products get and more networks
+only add memory traffic (benchmarks/stack_scaling.py: per-network time falls to K=32 for
+the MLP on the digits, to K=4-8 on MNIST rows, where each network's step is about four
+times larger). Networks that run through ``vmap`` (the CNN) are not stacked on a CPU:
+their grouped convolutions were slower per network than single fits there.
+
 A stack's memory is its networks' weights (with gradients, two optimizer moments, the
 early-stopping copy and the update's temporaries: about 6 copies) plus their activations
 for one batch (forward outputs kept for the backward pass, and their gradients); the data
@@ -15,8 +22,9 @@ import os
 import torch
 from torch import nn
 
-#: Most networks per stack: past this, a step's batched products stop getting cheaper
-#: per network on a CPU (benchmarks/stack_scaling.py; benchmarks/results/stack_scaling.json).
+#: FLOPs of one stacked training step past which a larger stack stops paying on a CPU.
+STEP_FLOPS_CPU = 1.5e8
+#: Most networks per stack on a CPU, however small each is.
 MAX_NETWORKS_CPU = 64
 #: On a GPU, larger stacks keep paying until memory is the bound.
 MAX_NETWORKS_CUDA = 256
@@ -62,9 +70,21 @@ def free_bytes(device: torch.device) -> int:
 
 
 def chunk_size(per_network: int, device: torch.device, n_networks: int,
-               max_networks: int | None = None) -> int:
-    """Networks per stack: at most the measured cap, within the memory budget."""
-    cap = max_networks or (MAX_NETWORKS_CUDA if device.type == "cuda" else MAX_NETWORKS_CPU)
+               max_networks: int | None = None, *, step_flops: float = 0.0,
+               vectorised: bool = False) -> int:
+    """Networks per stack: at most the measured cap, within the memory budget.
+
+    ``step_flops`` is one network's FLOPs per training step, ``vectorised`` whether the
+    network runs through ``vmap``. 1 means: fit them one by one.
+    """
+    if max_networks:
+        cap = max_networks
+    elif device.type == "cuda":
+        cap = MAX_NETWORKS_CUDA
+    elif vectorised:
+        cap = 1
+    else:
+        cap = min(MAX_NETWORKS_CPU, max(2, math.floor(STEP_FLOPS_CPU / max(step_flops, 1))))
     budget = MEMORY_FRACTION * free_bytes(device)
     by_memory = max(1, math.floor(budget / max(per_network, 1)))
     return max(1, min(cap, by_memory, n_networks))

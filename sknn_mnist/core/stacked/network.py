@@ -1,19 +1,18 @@
 """K modules of one architecture as one stacked network.
 
-The parameters of the K modules live in one flat leaf tensor of shape ``(K, P)`` (row
-``k`` is network ``k``'s parameters, the penalised weights first, then the biases and
-normalisation parameters), and one forward pass, ``torch.func.vmap`` of
-``functional_call`` over the leading axis with each parameter a view of that tensor, runs
-all of them: a linear layer becomes one batched matrix product. One ``backward`` of the
-summed per-network losses gives every network its own gradient (no weight is shared),
-gathered in one ``(K, P)`` gradient, so that the optimizer updates whole rows with
-torch's fused kernels. Buffers (batch-norm statistics) are stacked per name.
+Each parameter of the K modules is stacked along a new leading axis into one leaf tensor
+(``torch.func.stack_module_state``), and one forward pass runs all K networks: a network
+of linear, elementwise and dropout layers as one batched matrix product per linear layer,
+any other through ``torch.func.vmap`` of ``functional_call``. One ``backward`` of the
+summed per-network losses gives every network its own gradient (no weight is shared).
+The gradients stay allocated and are zeroed between steps, so that autograd accumulates
+into the same tensors and the optimizer can keep its views of them. Buffers (batch-norm
+statistics) are stacked per name.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 from torch import nn
@@ -33,30 +32,26 @@ class StackedNetwork:
     def __init__(self, modules: list[nn.Module]) -> None:
         params, buffers = stack_module_state(modules)
         first = modules[0]
-        named = list(first.named_parameters())
-        order = ([n for n, p in named if p.ndim >= 2] + [n for n, p in named if p.ndim < 2])
-        #: ``name -> (start, stop, shape)`` of each parameter in a row of :attr:`flat`.
-        self.layout: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-        offset = 0
-        for name in order:
-            shape = tuple(params[name].shape[1:])
-            size = math.prod(shape)
-            self.layout[name] = (offset, offset + size, shape)
-            offset += size
-        #: Columns ``[0, n_penalised)`` hold the weights that scikit-learn's ``alpha``
-        #: shrinks (ndim >= 2: weights, not biases or normalisation parameters).
-        self.n_penalised = sum(p.numel() for _, p in named if p.ndim >= 2)
-        self.flat = torch.cat([params[n].detach().reshape(len(modules), -1) for n in order],
-                              dim=1).requires_grad_(True)
+        self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        for p in self.params.values():
+            p.grad = torch.zeros_like(p)
         self.buffers = {name: b.detach() for name, b in buffers.items()}
+        #: Names of the weights that scikit-learn's ``alpha`` shrinks (ndim >= 2 in one
+        #: module: weights, not biases or normalisation parameters).
+        self.penalised = {n for n, p in first.named_parameters() if p.ndim >= 2}
         self._base = copy.deepcopy(first).to("meta")
         self._names = list(first.state_dict())
         self._plain = _plain_layers(first)
         self._forward = (self._plain_forward if self._plain is not None
                          else vmap(self._call, randomness="different"))
 
+    @staticmethod
+    def runs_plain(module: nn.Module) -> bool:
+        """Whether a stack of ``module`` runs as batched products (not through vmap)."""
+        return _plain_layers(module) is not None
+
     def __len__(self) -> int:
-        return len(self.flat)
+        return len(next(iter(self.params.values())))
 
     def _call(self, params, buffers, X):
         return functional_call(self._base, (params, buffers), (X,))
@@ -77,10 +72,6 @@ class StackedNetwork:
                 z = layer(z)
         return z
 
-    def _views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: flat[:, a:b].view(-1, *shape)
-                for name, (a, b, shape) in self.layout.items()}
-
     def forward(self, X: torch.Tensor, members: torch.Tensor | None = None, *,
                 training: bool) -> torch.Tensor:
         """Outputs of shape ``(G, n, n_outputs)`` for inputs ``X`` of shape ``(G, n, ...)``.
@@ -91,8 +82,8 @@ class StackedNetwork:
         """
         self._base.train(training)
         if members is None:
-            return self._forward(self._views(self.flat), self.buffers, X)
-        params = self._views(self.flat.index_select(0, members))
+            return self._forward(self.params, self.buffers, X)
+        params = {n: p.index_select(0, members) for n, p in self.params.items()}
         buffers = {n: b.index_select(0, members) for n, b in self.buffers.items()}
         out = self._forward(params, buffers, X)
         if training:
@@ -101,30 +92,35 @@ class StackedNetwork:
         return out
 
     def zero_grad(self) -> None:
-        self.flat.grad = None
+        for p in self.params.values():
+            p.grad.zero_()
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        """Every stacked tensor (the flat parameters and the buffers), not copied."""
-        return {"": self.flat.detach(), **self.buffers}
+        """Every stacked tensor (parameters and buffers) by name, not copied."""
+        return {**{n: p.detach() for n, p in self.params.items()}, **self.buffers}
 
     def state(self, position: int, tensors: dict[str, torch.Tensor] | None = None
               ) -> dict[str, torch.Tensor]:
         """One network's state dict (copies), in its module's order, from ``tensors``
         (a :meth:`tensors` snapshot; default: the current ones)."""
         tensors = self.tensors() if tensors is None else tensors
-        row = tensors[""][position]
-        values = {name: row[a:b].view(shape) for name, (a, b, shape) in self.layout.items()}
-        values.update({name: tensors[name][position] for name in self.buffers})
-        return {name: values[name].clone() for name in self._names}
+        return {name: tensors[name][position].clone() for name in self._names}
 
     def keep(self, positions: torch.Tensor) -> None:
         """Keep only the networks at ``positions`` (in that order)."""
-        self.flat = self.flat.detach().index_select(0, positions).requires_grad_(True)
+        params = {}
+        for name, p in self.params.items():
+            kept = p.detach().index_select(0, positions).requires_grad_(True)
+            kept.grad = p.grad.index_select(0, positions)
+            params[name] = kept
+        self.params = params
         self.buffers = {n: b.index_select(0, positions) for n, b in self.buffers.items()}
 
     def finite(self) -> list[bool]:
         """Per network: whether all of its parameters are finite."""
-        return torch.isfinite(self.flat.detach()).all(dim=1).tolist()
+        checks = [torch.isfinite(p.detach()).flatten(1).all(dim=1)
+                  for p in self.params.values()]
+        return torch.stack(checks).all(dim=0).tolist()
 
 
 #: Layers that act elementwise on activations of any shape.

@@ -123,8 +123,8 @@ class StackedTrainer:
         rng_devices = [cuda_index(self.device)] if self.device.type == "cuda" else []
         step = lambda: self.flops() * len(loop.active)  # noqa: E731
         with thread_policy(step, self.device), torch.random.fork_rng(devices=rng_devices):
-            # One seeded stream for the stack's dropout masks: each network gets masks of
-            # its own rate, not those its own fit would draw (see docs/model_selection.md).
+            # One seeded stream for the stack's dropout masks: each network its own masks,
+            # not those its own fit would draw (docs/stacked_training.md).
             seed_generators(members[0].plan.seeds.torch, self.device)
             while loop.active:
                 loop.run_epoch()
@@ -335,7 +335,7 @@ class _Loop:
         best = member.has_best and self.best is not None
         member.state = self.network.state(position, self.best if best else None)
         member.optimizer_state = {n: self.optimizer.torch_state(position, n)
-                                  for n in self.network.layout}
+                                  for n in self.network.params}
         member.generator_state = member.generator.get_state()
 
 
