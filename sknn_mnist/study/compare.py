@@ -272,7 +272,9 @@ def grid_search(
     """Run a :class:`~sklearn.model_selection.GridSearchCV` (no refit) with shared cores.
 
     Candidates that fail raise (``error_score="raise"``): a broken configuration is an error
-    to fix, not a NaN row to rank. Parallel workers share the cores
+    to fix, not a NaN row to rank. Off Dask the search is
+    :class:`sknn_mnist.model_selection.GridSearchCV` (the same table): our networks' fits
+    in one :func:`~sknn_mnist.core.many.fit_many` batch. Parallel workers share the cores
     (:func:`~sknn_mnist.study.parallel.shared_cores`); with a Dask session in the context
     (or inside :func:`sknn_mnist.distributed.dask_backend`) the fits run on the Dask cluster
     (:meth:`~sknn_mnist.distributed.DaskSession.search`).
@@ -294,8 +296,9 @@ def grid_search(
     context = resolve_context(context, n_jobs=n_jobs)
     context.check()
     with context.scorer(scoring) as scorer, context.search(estimator, X, y):
-        search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scorer,
-                              n_jobs=context.n_jobs, refit=False, error_score="raise")
+        search = _searchers(context)[0](estimator, dict(grid), cv=cv, scoring=scorer,
+                                        n_jobs=context.n_jobs, refit=False,
+                                        error_score="raise")
         search.fit(X, y)
     context.check()
     return search
@@ -313,10 +316,10 @@ def cross_validate_model(
     context: RunContext | None = None,
 ) -> dict[str, Any]:
     """:func:`~sklearn.model_selection.cross_validate` with shared cores (see
-    :func:`grid_search`, also for ``n_jobs`` and ``context``)."""
-    from sklearn.model_selection import cross_validate
-
+    :func:`grid_search`, also for ``n_jobs`` and ``context``; off Dask,
+    :func:`sknn_mnist.model_selection.cross_validate`)."""
     context = resolve_context(context, n_jobs=n_jobs)
+    cross_validate = _searchers(context)[1]
     context.check()
     with context.scorer(scoring) as scorer, context.search(estimator, X, y):
         scores = cross_validate(estimator, X, y, cv=cv, scoring=scorer,
@@ -324,6 +327,18 @@ def cross_validate_model(
                                 return_train_score=return_train_score, error_score="raise")
     context.check()
     return scores
+
+
+def _searchers(context: RunContext) -> tuple[Any, Any]:
+    """The grid search and ``cross_validate`` of a context: ours (the networks' fits
+    batched), or scikit-learn's on Dask, whose session routes each fit to a worker."""
+    if context.dask is not None:
+        from sklearn.model_selection import cross_validate
+
+        return GridSearchCV, cross_validate
+    from .. import model_selection
+
+    return model_selection.GridSearchCV, model_selection.cross_validate
 
 
 @dataclass(frozen=True)

@@ -461,8 +461,9 @@ def test_ctrl_c_stops_a_parallel_grid_search_and_writes_no_report(tmp_path):
     assert rc == 130, err
     # Progress in a log (stderr is a pipe): one plain line per finished fit, real counts.
     progress = [line for line in err.splitlines() if "fits done" in line]
-    # (Two workers may finish within one poll: the first line can count 1 or 2.)
-    assert re.match(r"grid search of mlp on 1437 rows: [12]/12 fits done", progress[0])
+    # (The networks' fits are batched (sknn_mnist.model_selection): they are scored, and
+    # counted, when their batch is done, so the first line can count any of them.)
+    assert re.match(r"grid search of mlp on 1437 rows: \d+/12 fits done", progress[0])
     assert "\r" not in err
     assert seconds < 30  # the workers are stopped, not waited for
     assert not out_dir.exists() and out == ""
