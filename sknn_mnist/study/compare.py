@@ -160,7 +160,8 @@ class ModelResult:
             "predict_seconds": self.predict_seconds,
             "search_seconds": self.search_seconds,
             "n_jobs": self.n_jobs,
-            "device": self.device or "",
+            # Models that are not torch networks run on the CPU (their device is None).
+            "device": self.device or "cpu",
         }
 
 
