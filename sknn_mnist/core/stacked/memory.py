@@ -2,9 +2,9 @@
 
 On a CPU a stack pays until one stacked step does about :data:`STEP_FLOPS_CPU` FLOPs;
 past that the step is as efficient as the CPU's matrix products get and more networks
-only add memory traffic (benchmarks/stack_scaling.py: per-network time falls to K=32 for
-the MLP on the digits, to K=4-8 on MNIST rows, where each network's step is about four
-times larger). Networks that run through ``vmap`` (the CNN) are not stacked on a CPU:
+only add memory traffic (benchmarks/stack_scaling.py: the per-network time of the MLP
+falls up to K=32, the largest measured, on the digits, 4.6 MFLOP a network-step, and up to
+K=8-16 on MNIST rows, 32 MFLOP, where K=32 is slower again). Networks that run through ``vmap`` (the CNN) are not stacked on a CPU:
 their grouped convolutions were slower per network than single fits there.
 
 A stack's memory is its networks' weights (with gradients, two optimizer moments, the
@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 #: FLOPs of one stacked training step past which a larger stack stops paying on a CPU.
-STEP_FLOPS_CPU = 1.5e8
-#: Most networks per stack on a CPU, however small each is.
-MAX_NETWORKS_CPU = 64
+STEP_FLOPS_CPU = 3e8
+#: Most networks per stack on a CPU, however small each is (the largest K measured).
+MAX_NETWORKS_CPU = 32
 #: On a GPU, larger stacks keep paying until memory is the bound.
 MAX_NETWORKS_CUDA = 256
 #: The fraction of the free memory a stack may take.
