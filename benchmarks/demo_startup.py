@@ -91,7 +91,10 @@ def run_demo(ref: str, timeout: float) -> dict:
                      + "\n".join(lines[-30:]))
         venv = clone / ".venv"
         installed = _installed(venv)
-        make_lines = [line for line in lines if not line.startswith(("plan:", " "))]
+        # What make and pip printed before the command's own first line (its plan).
+        plan = next((i for i, line in enumerate(lines) if line.startswith("plan:")),
+                    len(lines))
+        install_lines = lines[:plan]
         return {
             "ref": ref, "commit": _commit(ref),
             "seconds_to_first_command_line": first_line,
@@ -101,8 +104,12 @@ def run_demo(ref: str, timeout: float) -> dict:
             "distributions": len(installed),
             "test_tools_installed": sorted(t for t in TEST_TOOLS if t in installed),
             "editable_warning_lines": sum(bool(WARNING_MARK.search(line))
-                                          for line in make_lines),
-            "output_lines": len(lines),
+                                          for line in install_lines),
+            # pip's own warnings: here, the local registry's configuration.
+            "pip_warning_lines": sum(line.startswith("WARNING:") for line in install_lines),
+            "install_output_lines": len(install_lines),
+            "install_output": [line for line in install_lines
+                               if not line.startswith("WARNING: Location")][:60],
             "load_average": {"before": load_before, "after": load_average()},
         }
 

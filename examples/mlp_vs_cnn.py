@@ -32,7 +32,8 @@ def n_parameters(classifier) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, digits")
     parser.add_argument("--idx-dir", help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--data-home", help="dataset cache folder")
@@ -40,7 +41,8 @@ def main() -> int:
                         help="5,000 training rows and 5 epochs: a few minutes on 2 cores")
     parser.add_argument("--max-iter", type=int, help="epochs (default: each model's default; "
                                                      "quick: 5; digits: 30)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto",
+                        help="'auto' (CUDA when there is a GPU), 'cpu', 'cuda', 'cuda:N'")
     args = parser.parse_args()
     if args.max_iter is not None and args.max_iter < 1:
         parser.error("--max-iter must be at least 1")

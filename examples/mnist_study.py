@@ -39,14 +39,16 @@ def configurations() -> list[tuple[str, dict]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, digits")
     parser.add_argument("--idx-dir", help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--data-home", help="dataset cache folder")
     parser.add_argument("--quick", action="store_true",
                         help="5,000 training rows and 10 epochs: about a minute on 2 cores")
     parser.add_argument("--max-iter", type=int, help="epochs (default: 15, quick: 10)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto",
+                        help="'auto' (CUDA when there is a GPU), 'cpu', 'cuda', 'cuda:N'")
     args = parser.parse_args()
 
     try:
