@@ -60,58 +60,63 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def run_demo(ref: str, timeout: float) -> dict:
-    """One ``make demo`` on an export of ``ref``; the timings of its output lines."""
-    with tempfile.TemporaryDirectory(prefix="sknn-demo-") as tmp:
-        clone = export(ref, Path(tmp) / "clone")
-        load_before = load_average()
-        start = time.perf_counter()
-        first_line = first_result = None
-        lines = []
-        proc = subprocess.Popen(["make", "demo"], cwd=clone, env=clean_env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            for line in proc.stdout:
-                now = time.perf_counter() - start
-                lines.append(line.rstrip("\n"))
-                if first_line is None and line.startswith("plan:"):
-                    first_line = now
-                if first_result is None and RESULT_LINE.match(line):
-                    first_result = now
-                if now > timeout:
-                    raise TimeoutError(f"make demo ran past {timeout:.0f} s")
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        total = time.perf_counter() - start
-        if proc.returncode != 0:
-            sys.exit(f"make demo failed on {ref} ({proc.returncode}):\n"
-                     + "\n".join(lines[-30:]))
-        venv = clone / ".venv"
-        installed = _installed(venv)
-        # What make and pip printed before the command's own first line (its plan).
-        plan = next((i for i, line in enumerate(lines) if line.startswith("plan:")),
-                    len(lines))
-        install_lines = lines[:plan]
-        return {
-            "ref": ref, "commit": _commit(ref),
-            "seconds_to_first_command_line": first_line,
-            "seconds_to_first_result_line": first_result,
-            "seconds_total": total,
-            "venv_mib": _size(venv) / 2 ** 20,
-            "distributions": len(installed),
-            "test_tools_installed": sorted(t for t in TEST_TOOLS if t in installed),
-            "editable_warning_lines": sum(bool(WARNING_MARK.search(line))
-                                          for line in install_lines),
-            # pip's own warnings: here, the local registry's configuration.
-            "pip_warning_lines": sum(line.startswith("WARNING:") for line in install_lines),
-            "install_output_lines": len(install_lines),
-            "install_output": [line for line in install_lines
-                               if not line.startswith("WARNING: Location")][:60],
-            "load_average": {"before": load_before, "after": load_average()},
-        }
+def run_demo(ref: str, timeout: float, parent: Path) -> dict:
+    """One ``make demo`` on an export of ``ref`` in a new folder under ``parent``."""
+    # Folders are removed at the end of the run: deleting a .venv takes minutes here.
+    clone = export(ref, Path(tempfile.mkdtemp(prefix="clone-", dir=parent)))
+    load_before = load_average()
+    start = time.perf_counter()
+    first_line = first_result = None
+    lines: list[str] = []
+    stamps: list[float] = []
+    proc = subprocess.Popen(["make", "demo"], cwd=clone, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            now = time.perf_counter() - start
+            lines.append(line.rstrip("\n"))
+            stamps.append(round(now, 1))
+            if first_line is None and line.startswith("plan:"):
+                first_line = now
+            if first_result is None and RESULT_LINE.match(line):
+                first_result = now
+            if now > timeout:
+                raise TimeoutError(f"make demo ran past {timeout:.0f} s")
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    total = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"make demo failed on {ref} ({proc.returncode}):\n"
+                 + "\n".join(lines[-30:]))
+    venv = clone / ".venv"
+    installed = _installed(venv)
+    # What make and pip printed before the command's own first line (its plan).
+    plan = next((i for i, line in enumerate(lines) if line.startswith("plan:")),
+                len(lines))
+    install_lines = lines[:plan]
+    return {
+        "ref": ref, "commit": _commit(ref),
+        "seconds_to_first_command_line": first_line,
+        "seconds_to_first_result_line": first_result,
+        "seconds_total": total,
+        "venv_mib": _size(venv) / 2 ** 20,
+        "distributions": len(installed),
+        "test_tools_installed": sorted(t for t in TEST_TOOLS if t in installed),
+        "editable_warning_lines": sum(bool(WARNING_MARK.search(line))
+                                      for line in install_lines),
+        # pip's own warnings: here, the local registry's configuration.
+        "pip_warning_lines": sum(line.startswith("WARNING:") for line in install_lines),
+        "install_output_lines": len(install_lines),
+        # make's recipe lines (and anything else but the registry's warnings), with the
+        # second each appeared: where the install's time goes.
+        "install_output": [[t, line] for t, line in zip(stamps, install_lines,
+                                                        strict=False)
+                           if not line.startswith("WARNING: Location")][:60],
+        "load_average": {"before": load_before, "after": load_average()},
+    }
 
 
 def _installed(venv: Path) -> set[str]:
@@ -139,10 +144,11 @@ def main() -> None:
         sys.exit("make is not installed")
     rounds = args.rounds or (1 if args.quick else 2)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
+    parent = Path(tempfile.mkdtemp(prefix="sknn-demo-"))
     for r in range(rounds):
         order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
         for which in order:
-            run = run_demo(getattr(args, which), args.timeout)
+            run = run_demo(getattr(args, which), args.timeout, parent)
             runs[which].append(run)
             print(f"round {r + 1}/{rounds} {which} ({run['commit']}): first result line "
                   f"{run['seconds_to_first_result_line']:.1f} s, total "
@@ -178,6 +184,8 @@ def main() -> None:
         ],
     }
     _write(args, "demo_startup", result)
+    print(f"removing {parent}", flush=True)
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
