@@ -55,7 +55,9 @@ def time_command(script: str, args: list[str], idx_dir: str) -> dict:
     if done.returncode != 0:
         sys.exit(f"{script} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     words = ["sknn-mnist"] if script == "-m" else ["python", f"examples/{script}"]
-    shown = " ".join(words + [a for a in args if a not in ("--out", "out")])
+    shown_args = [a for i, a in enumerate(args)
+                  if a != "--out" and (i == 0 or args[i - 1] != "--out")]
+    shown = " ".join(words + shown_args)
     shown = shown.replace("{idx}", "DIR")
     return {"command": shown, "wall_seconds": wall, "load_before": load_before[0],
             "load_after": load_average()[0]}

@@ -4,7 +4,8 @@ One of the compared pipelines (``--model``: the MLP, the RBF SVC or the random f
 behind its scaler) cross-validated with 5 stratified, shuffled, seeded folds on the bundled
 digits' 1,437 training rows, as ``sknn-mnist cv`` does. Prints the per-fold and the summary
 tables and writes ``cv.csv``, ``cv-summary.csv``, ``cv.md`` and ``cv.html`` (the plot
-embedded) into ``--out``. Offline; about 7 s on 2 CPU cores (the MLP)::
+embedded) into ``--out``. Offline; the MLP's: 81 s on 2 CPU cores at load average 12
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/cv_report.py [--out DIR] [--model mlp|svm|rf]
 """

@@ -3,8 +3,9 @@
 ``PixelScaler`` -> ``MLPDigitClassifier`` on the bundled digits, a grid of two hidden-layer
 settings x two learning rates, 3-fold CV with the folds the CLI uses (stratified, shuffled,
 seeded), one fit per CPU core (one at a time on a GPU). Prints every candidate's mean CV
-score, the best one and the test accuracy of the refit best pipeline. Offline; about
-9 s on 2 CPU cores::
+score, the best one and the test accuracy of the refit best pipeline. Offline;
+90 s on 2 CPU cores at load average 11-12
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/grid_search.py
 """

@@ -3,7 +3,8 @@
 A ``PixelScaler`` -> ``MLPDigitClassifier`` pipeline trained for 30 epochs on the 1,437
 training digits, scored on the 360 test digits, saved as a skops file with its metadata
 into a temporary folder (nothing is left behind) and loaded again, checking that the
-reloaded model predicts the same labels. Offline; about 6 s on 2 CPU cores::
+reloaded model predicts the same labels. Offline; 26 s on 2 CPU cores at load average 9-10
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/quickstart.py
 """

@@ -3,7 +3,8 @@
 An identity output and the squared error (``TorchMLPRegressor``'s default loss), the
 inputs and targets standardised (``StandardScaler`` in a pipeline, and
 ``TransformedTargetRegressor`` for ``y``), trained on noisy samples and drawn against the
-noiseless truth. Runs offline in a few seconds::
+noiseless truth. Offline; 47 s on 2 CPU cores at load average 10-12
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/regression.py                      # writes regression.png
     python examples/regression.py --out fit.png --max-iter 500
