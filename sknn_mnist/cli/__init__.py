@@ -11,7 +11,9 @@ share is in :mod:`~sknn_mnist.cli.common` (light: imported for ``--help``) and
 
 Exit status: 0 on success; 2, with one line on stderr and no traceback, for a usage or input
 error (unknown dataset or model, malformed ``param=value``, unknown parameter, missing or
-foreign model file, wrong number of columns...); 130 when interrupted.
+foreign model file, wrong number of columns...); 130 when interrupted. The errors that the
+arguments alone show (names, parameter values, paths) come before numpy, scikit-learn and
+torch are imported: in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from .._version import __version__
+from ..registry import MODEL_SPECS
 from . import compare, cv, datasets, evaluate, export, grid_search, info, predict, serve, train
-from .common import CLIError, Parser, first_line, parse_params
+from .common import CLIError, Parser, first_line, parse_params, unrecognized_arguments
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main", "parse_params"]
 
@@ -43,20 +46,39 @@ COMMANDS: dict[str, ModuleType] = {
 }
 
 
+def _description() -> str:
+    """The top-level help's first line: the models, as the registry lists them."""
+    models = "; ".join(f"{name}, {spec.title}" for name, spec in MODEL_SPECS.items()
+                       if spec.compared)
+    return f"Compare, train, evaluate and use digit classifiers ({models})."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sknn-mnist`` argument parser: one subparser per entry of :data:`COMMANDS`
-    (``args.command`` names it, ``args.func`` is its ``run``)."""
-    parser = Parser(prog="sknn-mnist",
-                    description="Compare, train, evaluate and use digit classifiers: a "
-                    "PyTorch MLP (skorch), an RBF SVC and a random forest.")
+    (``args.command`` names it, ``args.func`` is its ``run``; ``parser.commands`` maps the
+    names to the subparsers)."""
+    parser = Parser(prog="sknn-mnist", description=_description())
     parser.add_argument("--version", action="version", version=f"sknn_mnist {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
+    commands: dict[str, argparse.ArgumentParser] = {}
     for name, command in COMMANDS.items():
         p = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION)
         command.setup(p)
         p.set_defaults(func=command.run)
+        commands[name] = p
+    parser.commands = commands  # type: ignore[attr-defined]
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown argument of a command is that command's error:
+    it points to ``sknn-mnist COMMAND --help`` and names the closest option."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        owner = parser.commands.get(args.command, parser)  # type: ignore[attr-defined]
+        owner.error(unrecognized_arguments(owner, extras))
+    return args
 
 
 def _ignore_unraisable(unraisable: object) -> None:
@@ -79,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:

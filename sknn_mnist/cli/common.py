@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import difflib
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..registry import MODEL_SPECS
 from ..study.models import MODEL_NAMES
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ __all__ = [
     "add_trust_pickle",
     "cancel_on_ctrl_c",
     "cap_jobs",
+    "check_dataset_name",
+    "check_model_path",
     "check_output_dir",
     "check_output_file",
     "cv_folds",
@@ -50,6 +54,8 @@ __all__ = [
     "parse_params",
     "positive_int",
     "seed",
+    "torch_models",
+    "unrecognized_arguments",
     "usable_cores",
     "user_errors",
     "write_errors",
@@ -70,10 +76,27 @@ class CLIError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage block), so every user error reads the same."""
+    """argparse with one-line errors (no usage block), so every user error reads the same.
+
+    The error names this parser's own help: a subcommand's parser points to
+    ``sknn-mnist COMMAND --help``.
+    """
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def unrecognized_arguments(parser: argparse.ArgumentParser, extras: Sequence[str]) -> str:
+    """argparse's "unrecognized arguments" message for ``parser`` (a subcommand's), with the
+    closest option it has when the first unknown word is an option (``--datset``:
+    ``did you mean --dataset?``)."""
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    option = next((word.partition("=")[0] for word in extras if word.startswith("-")), None)
+    if option is None:
+        return message
+    known = [name for action in parser._actions for name in action.option_strings]
+    close = difflib.get_close_matches(option, known, n=1, cutoff=0.6)
+    return f"{message}; did you mean {close[0]}?" if close else message
 
 
 # -- user errors --------------------------------------------------------------------------------
@@ -175,12 +198,6 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _try_write(folder: Path, what: str, path: Path) -> None:
     """Create and remove a file in ``folder``: the only test that tells (``os.access``
     says yes to root everywhere, also in ``/proc`` and on a read-only mount)."""
@@ -194,8 +211,17 @@ def _try_write(folder: Path, what: str, path: Path) -> None:
         os.unlink(name)
 
 
-def _check_writable_parent(path: Path, what: str) -> None:
-    base = _nearest_existing(path.parent)
+def _check_writable_parent(path: Path, what: str, *, created: Path) -> None:
+    """``created`` (``path``'s folder, or the folder ``path`` itself) may be missing: it is
+    made when the result is written, but nothing above it is (a mistyped ``--out
+    /nonexistent/dir/x.skops`` would otherwise make ``/nonexistent`` as root)."""
+    base = created if created.exists() else created.parent
+    if not base.exists():
+        parent = next((p for p in base.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise CLIError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+        raise CLIError(f"cannot write {what} {path}: folder {base} does not exist (only the "
+                       f"last level, {created.name}, is created; make the others first)")
     if not base.is_dir():
         raise CLIError(f"cannot write {what} {path}: {base} is a file, not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
@@ -212,7 +238,8 @@ def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
     CLIError
         ``path`` is a folder, exists without ``overwrite``, or its folder cannot be written
         (a file in the way, no permission, a read-only or virtual file system: a file is
-        created there and removed to know).
+        created there and removed to know). Its folder may be missing (it is created when
+        the file is written), but not the folder above it.
     """
     out = Path(path)
     # abspath folds "x/.." the way the OS will: a name ending in ".." is a folder.
@@ -220,7 +247,7 @@ def check_output_file(path: str | os.PathLike[str], *, overwrite: bool,
         raise CLIError(f"{what} {out} is a folder; give a file name")
     if out.exists() and not overwrite:
         raise CLIError(f"{out} already exists; pass --overwrite to replace it")
-    _check_writable_parent(out, what)
+    _check_writable_parent(out, what, created=Path(os.path.abspath(out)).parent)
     return out
 
 
@@ -231,7 +258,8 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
     Raises
     ------
     CLIError
-        ``path`` is a file, is not empty without ``overwrite``, or cannot be written.
+        ``path`` is a file, is not empty without ``overwrite``, or cannot be written; or
+        the folder that would hold it does not exist (only ``path`` itself is created).
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -243,8 +271,37 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = True,
             raise CLIError(f"cannot write into {what} {out}: no write permission")
         _try_write(out, what, out)
         return out
-    _check_writable_parent(out, what)
+    _check_writable_parent(out, what, created=Path(os.path.abspath(out)))
     return out
+
+
+def check_dataset_name(name: str) -> None:
+    """A known dataset name, or CLIError listing the known ones.
+
+    The datasets' registry imports numpy but not scikit-learn: a mistyped name is refused
+    in a fraction of a second, before the training stack is imported.
+    """
+    from .. import datasets
+
+    try:
+        datasets.get_spec(name)
+    except ValueError as exc:
+        raise CLIError(first_line(exc)) from None
+
+
+def check_model_path(path: str, *, pretrained: bool = False) -> None:
+    """A model file that exists (a broken link counts: loading then names it), or
+    CLIError; with ``pretrained``, a pretrained model's name is accepted too. Loading
+    reports everything else."""
+    if os.path.lexists(path):
+        return
+    if not pretrained:
+        raise CLIError(f"model file not found: {path}")
+    from ..io.pretrained import pretrained_names
+
+    if path not in pretrained_names():
+        raise CLIError(f"model file not found: {path} (the pretrained models are: "
+                       f"{', '.join(pretrained_names())})")
 
 
 # -- argument types -----------------------------------------------------------------------------
@@ -313,16 +370,27 @@ def cv_folds(text: str) -> int:
 
 
 # -- shared arguments ---------------------------------------------------------------------------
+#: The dataset ``compare`` and ``train`` use when no ``--dataset`` is given.
+DEFAULT_DATASET = "digits"
+
+
 def add_dataset_args(p: argparse.ArgumentParser, *, required: bool = True,
+                     default: str | None = DEFAULT_DATASET, default_help: str | None = None,
                      train: bool = True) -> None:
     """``--dataset``, ``--data-home``, ``--idx-dir``; with ``train``, ``--max-train`` and
-    ``--random-state``."""
-    # The names are not listed here: that would import the datasets package (and
-    # scikit-learn) just to print --help. An unknown name's error lists them.
-    p.add_argument("--dataset", required=required, default=None if required else "digits",
+    ``--random-state``.
+
+    ``--dataset`` is required, or defaults to ``default`` (``None``: the command decides,
+    e.g. ``evaluate`` takes the model file's own), described by ``default_help``.
+    """
+    # The names are not listed here: that would import the datasets package (and numpy)
+    # just to print --help. An unknown name's error lists them.
+    if not required and default_help is None:
+        default_help = f"default: {default}"
+    p.add_argument("--dataset", required=required, default=None if required else default,
                    metavar="NAME", help="dataset: digits (bundled, offline), mnist, "
-                   "fashion-mnist, kmnist...; `python -m sknn_mnist.datasets list` lists them"
-                   + ("" if required else " (default: digits)"))
+                   "fashion-mnist, kmnist...; `sknn-mnist datasets list` lists them"
+                   + ("" if required else f" ({default_help})"))
     p.add_argument("--data-home", metavar="DIR", help="dataset cache folder")
     p.add_argument("--idx-dir", metavar="DIR",
                    help="folder with the four IDX .gz files (offline MNIST-style data)")
@@ -338,11 +406,26 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
+def torch_models() -> list[str]:
+    """The compared models that train with torch on a ``--device`` (from the registry)."""
+    return [name for name, spec in MODEL_SPECS.items() if spec.compared and spec.uses_device]
+
+
+#: What ``--n-jobs`` does when it is not given (``args.n_jobs`` is then None until the
+#: command's run replaces it: ``runtime.default_jobs``).
+N_JOBS_DEFAULT_HELP = ("default: the cores no other process is busy on when the command "
+                       "starts, at least 1, as printed; -1: all cores")
+
+
 def add_run_args(p: argparse.ArgumentParser, *, n_jobs_help: str) -> None:
-    """``--n-jobs`` and ``--device``."""
-    p.add_argument("--n-jobs", type=n_jobs, default=-1, metavar="N", help=n_jobs_help)
+    """``--n-jobs`` (default None: chosen from the free cores at run time) and
+    ``--device``."""
+    p.add_argument("--n-jobs", type=n_jobs, default=None, metavar="N",
+                   help=f"{n_jobs_help} ({N_JOBS_DEFAULT_HELP})")
+    names = torch_models()
     p.add_argument("--device", default="auto",
-                   help="the MLP's device: auto (CUDA if available), cpu, cuda, cuda:N")
+                   help=f"device of the torch models ({', '.join(names)}): auto (CUDA if "
+                   "available), cpu, cuda, cuda:N; the other models ignore it")
 
 
 def add_dask_args(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from .common import (
     add_dataset_args,
     add_quiet,
     add_run_args,
+    check_dataset_name,
     check_output_dir,
     check_output_file,
     cv_folds,
@@ -38,10 +39,10 @@ def setup(p: argparse.ArgumentParser) -> None:
                    help="tiny grids and at most 10000 training rows: a smoke test (measured "
                    "times: docs/compare.md, 'Measured times')")
     p.add_argument("--out", metavar="DIR",
-                   help="output folder (default: ./sknn-mnist-compare-DATASET-TIMESTAMP)")
+                   help="output folder, created if missing (not the folders above it) "
+                   "(default: ./sknn-mnist-compare-DATASET-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="allow a non-empty --out folder")
-    add_run_args(p, n_jobs_help="fits run at once (-1: all cores; the MLP uses 1 on "
-                 "CUDA) (default: -1)")
+    add_run_args(p, n_jobs_help="fits run at once; the torch models use 1 on CUDA")
     add_dask_args(p)
     p.add_argument("--cv", type=cv_folds, default=3, metavar="K", help="CV folds (default: 3)")
     p.add_argument("--scoring", default="accuracy",
@@ -82,6 +83,7 @@ def default_out(dataset: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Plan, run and report the comparison; save the best model."""
     models = check_models(args.models)
+    check_dataset_name(args.dataset)
     out = check_output_dir(args.out or default_out(args.dataset), overwrite=args.overwrite)
     model_path = check_output_file(out / "best-model.skops", overwrite=True, what="model file")
 
@@ -93,7 +95,6 @@ def run(args: argparse.Namespace) -> int:
     from ..study.reports import comparison_report
     from . import runtime
 
-    runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
     runtime.check_scoring(args.scoring)
     train = runtime.load_split(args, "train")
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_comparison(train.target, models=models, quick=args.quick, cv=args.cv,
                                max_train=args.max_train,
                                random_state=args.random_state).validate()
-    note(args, plan.describe())
+    note(args, f"{plan.describe()}\n  {runtime.default_jobs(args)}")
     start = time.perf_counter()
     with runtime.run_context(args, work=plan.n_fits) as context, \
             runtime.progress_bar(args, plan.n_fits, "compare") as bar, user_errors():

@@ -11,11 +11,14 @@ from .common import (
     add_params_arg,
     add_quiet,
     add_run_args,
+    check_dataset_name,
     check_output_dir,
     cv_folds,
+    note,
     parse_params,
     user_errors,
 )
+from .params import check_params
 
 HELP = "cross-validate one model"
 DESCRIPTION = (
@@ -30,8 +33,7 @@ def setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cv", type=cv_folds, default=5, metavar="K", help="folds (default: 5)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report into DIR")
-    add_run_args(p, n_jobs_help="folds fitted at once (default: -1, all cores; "
-                 "the MLP uses 1 on CUDA)")
+    add_run_args(p, n_jobs_help="folds fitted at once; a torch model uses 1 on CUDA")
     add_dask_args(p)
     add_params_arg(p)
     add_quiet(p)
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Cross-validate; print the folds and the summary; write the report with --out."""
     out = check_output_dir(args.out) if args.out else None
     params = parse_params(args.params)
+    check_dataset_name(args.dataset)
+    check_params(args.model, params)
 
     # numpy, scikit-learn and torch take seconds to import: only now that the arguments
     # are checked (`--help` and argument errors stay instant).
@@ -48,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from ..study.reports import cross_validation_report
     from . import runtime
 
-    runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
     runtime.check_scoring(args.scoring)
+    note(args, runtime.default_jobs(args))
     params = runtime.model_params(args.model, params)
     model = runtime.make_pipeline(args, params)
     n_jobs = runtime.search_jobs(args, work=args.cv)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CLIError, add_trust_pickle, check_output_file
+from .common import CLIError, add_trust_pickle, check_model_path, check_output_file
 
 HELP = "export a saved pipeline to ONNX"
 DESCRIPTION = (
@@ -23,6 +23,7 @@ def setup(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the ONNX graph of a saved pipeline."""
     out = check_output_file(args.out_file, overwrite=args.overwrite, what="ONNX file")
+    check_model_path(args.model_file)
     # torch and onnx take seconds to import (onnx is an optional extra: its absence is a
     # one-line error, before the model is loaded): only now that the output is checked.
     try:

@@ -14,11 +14,14 @@ from .common import (
     add_model_arg,
     add_quiet,
     add_run_args,
+    check_dataset_name,
     check_output_dir,
     cv_folds,
     first_line,
+    note,
     user_errors,
 )
+from .params import check_grid
 
 HELP = "grid-search one model"
 DESCRIPTION = (
@@ -39,8 +42,7 @@ def setup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cv", type=cv_folds, default=3, metavar="K", help="folds (default: 3)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report and plot into DIR")
-    add_run_args(p, n_jobs_help="fits run at once (default: -1, all cores; the MLP uses 1 "
-                 "on CUDA)")
+    add_run_args(p, n_jobs_help="fits run at once; a torch model uses 1 on CUDA")
     add_dask_args(p)
     add_quiet(p)
 
@@ -105,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     """Search; print every candidate and the best; write the report with --out."""
     out = check_output_dir(args.out) if args.out else None
     raw_grid = read_grid_file(args.param_grid) if args.param_grid else None
+    check_dataset_name(args.dataset)
+    if raw_grid is not None:
+        check_grid(args.model, raw_grid)
 
     # numpy, scikit-learn and torch take seconds to import: only now that the arguments
     # are checked (`--help` and argument errors stay instant).
@@ -116,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
     from ..study.reports import grid_search_report
     from . import runtime
 
-    runtime.check_dataset(args.dataset)
     runtime.check_device(args.device)
     runtime.check_scoring(args.scoring)
+    note(args, runtime.default_jobs(args))
     grid = (param_grid(args.model, quick=args.quick) if raw_grid is None else with_pipeline_keys(
         raw_grid, runtime.model_params(args.model, dict.fromkeys(raw_grid))))
     model = make_model(args.model, random_state=args.random_state, device=args.device)

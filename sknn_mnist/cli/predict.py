@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import CLIError, add_quiet, add_trust_pickle, check_output_dir, positive_int
+from .common import (
+    CLIError,
+    add_quiet,
+    add_trust_pickle,
+    check_model_path,
+    check_output_dir,
+    positive_int,
+)
 
 HELP = "predict the digits in images (or pixel rows)"
 DESCRIPTION = ("Print one line per image or row of pixels: its name, the predicted label "
@@ -255,7 +262,8 @@ def _save_inputs(answers: list[_Answer], layout: Any, folder: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check every input (and the output folder), load the model, then predict."""
     # numpy, Pillow, scikit-learn and torch take seconds to import: `--help` and argument
-    # errors stay instant.
+    # errors (a missing model file too) stay instant.
+    check_model_path(args.model_file, pretrained=True)
     from . import runtime
 
     paths = _check_inputs(args)

@@ -38,9 +38,9 @@ from ..study.progress import Progress
 from .common import CLIError, cancel_on_ctrl_c, cap_jobs, first_line, note, user_errors
 
 __all__ = ["MAX_CSV_BYTES", "MAX_NPY_BYTES", "check_candidates", "check_dataset",
-           "check_device", "check_scoring", "load_model_file", "load_split", "make_pipeline",
-           "model_params", "n_features", "progress_bar", "read_rows", "row_errors",
-           "run_context", "search_jobs", "train_rows"]
+           "check_device", "check_scoring", "default_jobs", "load_model_file", "load_split",
+           "make_pipeline", "model_params", "n_features", "progress_bar", "read_rows",
+           "row_errors", "run_context", "search_jobs", "train_rows"]
 
 #: Largest ``.npy`` file of pixel rows ``predict`` reads (MNIST's 70,000 rows as float64:
 #: 0.4 GiB).
@@ -373,6 +373,33 @@ def n_features(model: Any) -> int | None:
 
 
 # -- how the work runs ---------------------------------------------------------------------------
+def default_jobs(args: argparse.Namespace) -> str:
+    """Choose ``--n-jobs`` when it was not given, and say how it was chosen.
+
+    The default is the cores that no other process is busy on right now, at least one
+    (the thread policy's measurement, :func:`sknn_mnist.core.threads.free_cores`): on a
+    busy machine, workers beyond the free cores wait for time slices and the run is slower
+    than with fewer (measured in issue 25: digits ``compare --quick`` took 15.9 s with all
+    cores against 10.5 s with one, beside 2.4 busy ones).
+
+    Returns
+    -------
+    str
+        ``n_jobs: 1 (the free cores: 2 cores, 1 busy with other processes; --n-jobs N
+        chooses)``, or ``n_jobs: N (--n-jobs)`` when it was given.
+    """
+    if args.n_jobs is not None:
+        return f"n_jobs: {args.n_jobs} (--n-jobs)"
+    from ..core.threads import default_policy
+
+    # One busy sample for both numbers (the policy keeps it for a second).
+    cores, busy, free = (default_policy.usable_cores(), default_policy.busy(),
+                         default_policy.free_cores())
+    args.n_jobs = free
+    return (f"n_jobs: {free} (the free cores: {cores} cores, {busy} busy with other "
+            "processes; --n-jobs N chooses)")
+
+
 def progress_bar(args: argparse.Namespace, total: int | None, desc: str) -> Progress:
     """A progress display counted in fits, shown unless ``--quiet``."""
     return Progress(total, desc, unit="fit", enabled=not args.quiet)

@@ -266,6 +266,11 @@ class ThreadPolicy:
             sample = self._sample = (now, self.busy_source())
         return sample[1]
 
+    def free_cores(self) -> int:
+        """Cores no other process is busy on (at least 1): :meth:`usable_cores` less
+        :meth:`busy`, the measurement the thread decisions use."""
+        return max(1, self.usable_cores() - self.busy())
+
     def threads_for(self, flops_per_step: float, available: int) -> int:
         """Intra-op threads for steps of ``flops_per_step`` when ``available`` are allowed."""
         if flops_per_step < self.single_thread_below_flops:
@@ -301,6 +306,14 @@ class ThreadPolicy:
 #: nothing when created: its first decision does. Replace it to change the policy for the
 #: whole process.
 default_policy = ThreadPolicy()
+
+
+def free_cores() -> int:
+    """Cores no other process is busy on right now, at least 1 (:data:`default_policy`'s
+    measurement: :meth:`ThreadPolicy.free_cores`). The command line's default
+    ``--n-jobs``: on a busy machine, worker processes beyond the free cores only wait for
+    time slices."""
+    return default_policy.free_cores()
 
 
 def user_chose_threads() -> bool:

@@ -6,16 +6,18 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-from sklearn.utils import Bunch
 
 from ._cache import cache_path, content_sha256, read_cache, write_cache
 from ._errors import CacheCorruptError, ChecksumError, DatasetUnavailableError
 from ._idx import find_idx_files, load_idx_dir
 from ._openml import ENV_OPENML_URL, fetch_openml_arrays
 from ._registry import DatasetSpec, get_spec
+
+if TYPE_CHECKING:  # imported when a dataset is loaded: checking a name needs no scikit-learn
+    from sklearn.utils import Bunch
 
 __all__ = ["ENV_DATA_HOME", "ENV_IDX_DIR", "SUBSETS", "get_data_home", "load_dataset",
            "load_mnist"]
@@ -240,6 +242,8 @@ def load_dataset(
         return data, target
     where = (f"cache {loaded.cache_file} (built from {loaded.origin})"
              if loaded.source == "cache" else loaded.origin)
+    from sklearn.utils import Bunch
+
     bunch = Bunch(
         data=data, target=target, images=images, feature_names=feature_names,
         target_names=np.array(spec.target_names), name=spec.name, subset=subset,

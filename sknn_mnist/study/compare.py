@@ -160,7 +160,8 @@ class ModelResult:
             "predict_seconds": self.predict_seconds,
             "search_seconds": self.search_seconds,
             "n_jobs": self.n_jobs,
-            "device": self.device or "",
+            # Models that are not torch networks run on the CPU (their device is None).
+            "device": self.device or "cpu",
         }
 
 
@@ -272,7 +273,9 @@ def grid_search(
     """Run a :class:`~sklearn.model_selection.GridSearchCV` (no refit) with shared cores.
 
     Candidates that fail raise (``error_score="raise"``): a broken configuration is an error
-    to fix, not a NaN row to rank. Parallel workers share the cores
+    to fix, not a NaN row to rank. Off Dask the search is
+    :class:`sknn_mnist.model_selection.GridSearchCV` (the same table): our networks' fits
+    in one :func:`~sknn_mnist.core.many.fit_many` batch. Parallel workers share the cores
     (:func:`~sknn_mnist.study.parallel.shared_cores`); with a Dask session in the context
     (or inside :func:`sknn_mnist.distributed.dask_backend`) the fits run on the Dask cluster
     (:meth:`~sknn_mnist.distributed.DaskSession.search`).
@@ -294,8 +297,9 @@ def grid_search(
     context = resolve_context(context, n_jobs=n_jobs)
     context.check()
     with context.scorer(scoring) as scorer, context.search(estimator, X, y):
-        search = GridSearchCV(estimator, dict(grid), cv=cv, scoring=scorer,
-                              n_jobs=context.n_jobs, refit=False, error_score="raise")
+        search = _searchers(context)[0](estimator, dict(grid), cv=cv, scoring=scorer,
+                                        n_jobs=context.n_jobs, refit=False,
+                                        error_score="raise")
         search.fit(X, y)
     context.check()
     return search
@@ -313,10 +317,10 @@ def cross_validate_model(
     context: RunContext | None = None,
 ) -> dict[str, Any]:
     """:func:`~sklearn.model_selection.cross_validate` with shared cores (see
-    :func:`grid_search`, also for ``n_jobs`` and ``context``)."""
-    from sklearn.model_selection import cross_validate
-
+    :func:`grid_search`, also for ``n_jobs`` and ``context``; off Dask,
+    :func:`sknn_mnist.model_selection.cross_validate`)."""
     context = resolve_context(context, n_jobs=n_jobs)
+    cross_validate = _searchers(context)[1]
     context.check()
     with context.scorer(scoring) as scorer, context.search(estimator, X, y):
         scores = cross_validate(estimator, X, y, cv=cv, scoring=scorer,
@@ -324,6 +328,18 @@ def cross_validate_model(
                                 return_train_score=return_train_score, error_score="raise")
     context.check()
     return scores
+
+
+def _searchers(context: RunContext) -> tuple[Any, Any]:
+    """The grid search and ``cross_validate`` of a context: ours (the networks' fits
+    batched), or scikit-learn's on Dask, whose session routes each fit to a worker."""
+    if context.dask is not None:
+        from sklearn.model_selection import cross_validate
+
+        return GridSearchCV, cross_validate
+    from .. import model_selection
+
+    return model_selection.GridSearchCV, model_selection.cross_validate
 
 
 @dataclass(frozen=True)
@@ -362,7 +378,7 @@ def _search_model(m: ModelPlan, X: np.ndarray, y: np.ndarray, run: _Run) -> _Sea
     jobs, resolved = _search_jobs(spec, run.device, run.context)
     pipe = make_model(spec.name, random_state=run.plan.random_state, device=resolved or "auto")
     X_s, y_s = m.rows.take(X, y)
-    run.context.describe(f"{spec.name}: grid search on {len(y_s)} rows")
+    run.context.step(f"{spec.name}: grid search on {len(y_s)} rows", fits=m.grid_fits)
     start = time.perf_counter()
     search = grid_search(pipe, m.grid, X_s, y_s, cv=run.folds, scoring=run.scoring,
                          n_jobs=jobs, context=run.context)
@@ -376,7 +392,8 @@ def _selection_score(s: _Searched, X_sel: np.ndarray, y_sel: np.ndarray,
         # Same stratified subsample (same size and seed) and same folds: the same score.
         return (float(s.search.cv_results_["mean_test_score"][i]),
                 float(s.search.cv_results_["std_test_score"][i]))
-    run.context.describe(f"{s.spec.name}: selection CV on {len(y_sel)} rows")
+    run.context.step(f"{s.spec.name}: selection CV on {len(y_sel)} rows",
+                     fits=s.model.selection_fits)
     best = clone(s.pipe).set_params(**s.search.best_params_)
     scores = cross_validate_model(best, X_sel, y_sel, cv=run.folds, scoring=run.scoring,
                                   n_jobs=s.jobs, context=run.context)["test_score"]
@@ -535,13 +552,13 @@ def _refit_and_test(s: _Searched, X_train: np.ndarray, y_train: np.ndarray,
     if spec.own_n_jobs:
         best.set_params(clf__n_jobs=context.n_jobs)
     context.check()
-    context.describe(f"{spec.name}: refit on {len(y_train)} rows")
+    context.step(f"{spec.name}: refit on {len(y_train)} rows")
     _, fit_seconds = _timed(best.fit, X_train, y_train)
     context.check()  # a fit that swallowed Ctrl-C returned a half-trained model
     y_pred, predict_seconds = _timed(best.predict, X_test)
     curve = None
     if spec.learning_curve and run.learning_curve:
-        context.describe(f"{spec.name}: learning curve, 10% of the rows held out")
+        context.step(f"{spec.name}: learning curve, 10% of the rows held out")
         curve = _fit_learning_curve(best, X_train, y_train)
         context.check()
     i = search.best_index_

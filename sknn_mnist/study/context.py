@@ -136,6 +136,18 @@ class RunContext:
         if self.progress is not None:
             self.progress.set_description(text)
 
+    def step(self, text: str, fits: int | None = None) -> None:
+        """Tell the progress sink that a step of ``fits`` fits starts (None: a step
+        without fits to count, such as a refit): a sink with ``start_step`` counts the
+        step's fits on their own; any other sink is told the text."""
+        if self.progress is None:
+            return
+        start_step = getattr(self.progress, "start_step", None)
+        if start_step is not None:
+            start_step(text, fits)
+        else:
+            self.progress.set_description(text)
+
     @contextlib.contextmanager
     def joblib_backend(self) -> Iterator[None]:
         """Send every ``joblib.Parallel`` call of the block (a random forest's trees in a

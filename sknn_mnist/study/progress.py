@@ -1,7 +1,11 @@
 """Progress that counts real work: fits done, in this process or in parallel workers.
 
 - :class:`Progress`: a tqdm bar on a terminal; in a log (stderr not a TTY) one plain line
-  per update instead of carriage-return redraws piling up on one line.
+  per update instead of carriage-return redraws piling up on one line. A run of several
+  steps (a comparison: each model's grid search, selection CV, refit) starts each with
+  :meth:`Progress.start_step`: the count is then the step's (``mlp: grid search on 300
+  rows: 1/4 fits done``), and a step without fits to count (a refit) shows its name and
+  its time, not a full bar.
 - :class:`FitCounter`: a scorer that scores as usual and appends one byte to a small file
   per call; scorers run in the worker that fitted the fold, so the count is right with any
   ``n_jobs`` (loky processes write to the same file). A thread in this process watches the
@@ -38,6 +42,9 @@ class ProgressSink(Protocol):
     def set_description(self, desc: str) -> None:
         """Say what the run is doing now."""
 
+    # Optional: ``start_step(desc, total)`` starts a step of ``total`` fits (None: a step
+    # without fits to count); :meth:`RunContext.step` uses it when the sink has it.
+
 
 class Progress:
     """A progress display on stderr: tqdm on a terminal, one line per update in a log.
@@ -61,6 +68,10 @@ class Progress:
         self.desc = desc
         self.unit = unit
         self.n = 0
+        #: The current step's fits expected and done (the whole run until a step starts).
+        self.step_total = total
+        self.step_n = 0
+        self._stepped = False
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self._start = time.perf_counter()
@@ -84,19 +95,48 @@ class Progress:
                 elapsed = time.perf_counter() - self._start
                 print(f"{desc} ({elapsed:.0f} s)", file=self.stream, flush=True)
 
+    def start_step(self, desc: str, total: int | None) -> None:
+        """Start a step of the run: ``desc``, and ``total`` units of its own (None: a step
+        without units to count, such as a refit, shown by its name and time).
+
+        The count restarts at 0, so that a line says how far this step is (``1/4 fits
+        done``), with the run's total beside it; on a terminal the bar restarts, and a
+        step without a total shows no percentage (a full bar during a refit of minutes
+        would say that the run is done).
+        """
+        with self._lock:
+            self.desc, self.step_total, self.step_n, self._stepped = desc, total, 0, True
+            if self._bar is not None:
+                self._bar.reset(total=total)
+                # No bar, no rate for a step without a count: its name and its time.
+                self._bar.bar_format = None if total else "{desc}[{elapsed}{postfix}]"
+                self._bar.set_description(desc, refresh=False)
+                self._bar.set_postfix_str(self._in_all(), refresh=False)
+                self._bar.refresh()
+            elif self.enabled:
+                elapsed = time.perf_counter() - self._start
+                print(f"{desc} ({elapsed:.0f} s)", file=self.stream, flush=True)
+
+    def _in_all(self) -> str:
+        return f"{self.n}/{self.total} {self.unit}s in all" if self.total else ""
+
     def update(self, n: int = 1) -> None:
-        """Count ``n`` more units of work."""
+        """Count ``n`` more units of work (of the current step, and of the run)."""
         if n <= 0:
             return
         with self._lock:
             self.n += n
+            self.step_n += n
             if self._bar is not None:
+                if self._stepped:
+                    self._bar.set_postfix_str(self._in_all(), refresh=False)
                 self._bar.update(n)
             elif self.enabled:
-                of = f"/{self.total}" if self.total else ""
+                of = f"/{self.step_total}" if self.step_total else ""
                 elapsed = time.perf_counter() - self._start
-                print(f"{self.desc}: {self.n}{of} {self.unit}s done ({elapsed:.0f} s)",
-                      file=self.stream, flush=True)
+                in_all = f"{self._in_all()}, " if self._stepped and self.total else ""
+                print(f"{self.desc}: {self.step_n}{of} {self.unit}s done "
+                      f"({in_all}{elapsed:.0f} s)", file=self.stream, flush=True)
 
     def close(self) -> None:
         """Remove the bar (so that what is printed next starts on a clean line)."""
