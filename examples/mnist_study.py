@@ -3,9 +3,12 @@
 One factor at a time from a baseline (2 hidden layers, ReLU, Adam): depth 1/2/3 hidden
 layers, activation relu/tanh/logistic, optimizer adam/sgd/rmsprop; 7 trainings in all.
 
-    python examples/mnist_study.py --idx-dir ../shared/data/mnist --quick   # about a minute
+    python examples/mnist_study.py --idx-dir ../shared/data/mnist --quick   # 5,000 rows
     python examples/mnist_study.py --idx-dir DIR                            # all 60,000 rows
     python examples/mnist_study.py --dataset digits                         # offline
+
+Measured on 2 CPU cores shared with other work (``benchmarks/wall_times.py``, 2026-12-01):
+``--quick`` 107 s at load average 8-10, ``--dataset digits`` 79 s at load average 9-10.
 """
 
 from __future__ import annotations
@@ -39,14 +42,16 @@ def configurations() -> list[tuple[str, dict]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist, kmnist, digits")
     parser.add_argument("--idx-dir", help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--data-home", help="dataset cache folder")
     parser.add_argument("--quick", action="store_true",
-                        help="5,000 training rows and 10 epochs: about a minute on 2 cores")
+                        help="5,000 training rows and 10 epochs")
     parser.add_argument("--max-iter", type=int, help="epochs (default: 15, quick: 10)")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto",
+                        help="'auto' (CUDA when there is a GPU), 'cpu', 'cuda', 'cuda:N'")
     args = parser.parse_args()
 
     try:

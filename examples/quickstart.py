@@ -1,12 +1,17 @@
 """Quick start: fit the MLP on scikit-learn's bundled digits, predict, save, load.
 
-Runs offline in a few seconds::
+A ``PixelScaler`` -> ``MLPDigitClassifier`` pipeline trained for 30 epochs on the 1,437
+training digits, scored on the 360 test digits, saved as a skops file with its metadata
+into a temporary folder (nothing is left behind) and loaded again, checking that the
+reloaded model predicts the same labels. Offline; 26 s on 2 CPU cores at load average 9-10
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/quickstart.py
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -18,6 +23,8 @@ from sknn_mnist.persistence import load_model, save_model
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     X_train, y_train = load_dataset("digits", subset="train", return_X_y=True)
     X_test, y_test = load_dataset("digits", subset="test", return_X_y=True)
 

@@ -3,7 +3,8 @@
 An identity output and the squared error (``TorchMLPRegressor``'s default loss), the
 inputs and targets standardised (``StandardScaler`` in a pipeline, and
 ``TransformedTargetRegressor`` for ``y``), trained on noisy samples and drawn against the
-noiseless truth. Runs offline in a few seconds::
+noiseless truth. Offline; 47 s on 2 CPU cores at load average 10-12
+(``benchmarks/wall_times.py``, 2026-12-01)::
 
     python examples/regression.py                      # writes regression.png
     python examples/regression.py --out fit.png --max-iter 500
@@ -78,14 +79,16 @@ def plot(results: list[dict], path: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="regression.png", help="the figure to write")
     parser.add_argument("--n-samples", type=int, default=400, help="training samples")
     parser.add_argument("--noise", type=float, default=0.05,
                         help="noise, as a fraction of the target's standard deviation")
     parser.add_argument("--max-iter", type=int, default=200, help="epochs")
     parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', 'cuda:N'")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the samples, the noise and the network")
     args = parser.parse_args()
     if args.n_samples < 10 or args.max_iter < 1 or args.noise < 0:
         parser.error("--n-samples must be at least 10, --max-iter at least 1, --noise >= 0")

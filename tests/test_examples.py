@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -20,6 +21,29 @@ def run_example(script: str, *args: str, cwd: Path) -> subprocess.CompletedProce
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result
+
+
+def docstring(script: Path) -> str:
+    return ast.get_docstring(ast.parse(script.read_text()), clean=True)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_every_example_has_a_help_that_describes_it_and_runs_nothing(script, tmp_path):
+    result = run_example(script, "--help", cwd=tmp_path)
+    help_text = result.stdout
+    assert help_text.startswith(f"usage: {script}")
+    # The whole module docstring, verbatim (argparse would rewrap it otherwise): every
+    # paragraph, and it ends a sentence (or introduces the commands) rather than mid-way.
+    text = docstring(EXAMPLES / script)
+    for paragraph in text.split("\n\n"):
+        assert paragraph in help_text, paragraph
+    first_paragraph = text.split("\n\n")[0]
+    assert first_paragraph.rstrip().endswith((".", ":")), first_paragraph
+    assert "TIME_" not in help_text  # the measured time was filled in
+    # The job did not run: nothing written, nothing trained or printed besides the help.
+    assert list(tmp_path.iterdir()) == []
+    assert "accuracy:" not in help_text.split("options:")[-1]
+    assert result.stderr == ""
 
 
 def accuracies(text: str, label: str) -> list[float]:
