@@ -313,3 +313,16 @@ def test_regressors_stack_too(loss):
         assert result.error is None
         _assert_same_fit(result.estimator, sequential)
 
+
+
+def test_fit_times_share_out_the_stacks_time(digits):
+    import time
+
+    X, y = digits
+    base = MLPDigitClassifier(hidden_layer_sizes=(16,), max_iter=3)
+    jobs = _jobs(base, [dict(random_state=s) for s in range(4)], [(X, y)])
+    start = time.perf_counter()
+    results, calls = _stacked(jobs)
+    wall = time.perf_counter() - start
+    assert calls == [4]
+    assert sum(r.fit_time for r in results) <= wall

@@ -167,7 +167,6 @@ class _Loop:
                    "train_samples": member.plan.n_train, "dur": seconds,
                    "lr": member.learning_rate}
             member.rows.append(row)
-            member.seconds += seconds
             if self._decide(position, member, row):
                 finished.append(position)
         if finished:
