@@ -169,6 +169,8 @@ class ModelSpec:
         """Fully qualified types a saved model of this kind holds besides its scaler."""
         if self.estimator is not None:
             names = {self.estimator}
+        elif isinstance(self.build, _LazyBuild):
+            names = {self.build.builds}
         else:
             clf = self.make(random_state=0, device="cpu", n_jobs=None)
             names = {qualified_name(type(clf))}
@@ -210,9 +212,14 @@ class ModelSpec:
 @dataclass(frozen=True)
 class _LazyBuild:
     """A ``build`` callable named by its qualified name, imported on the first call (as
-    ``estimator`` classes are): the registry never imports the estimators' modules."""
+    ``estimator`` classes are): the registry never imports the estimators' modules.
+
+    ``builds`` names the class it returns, so that persistence's trusted types (read by
+    every ``load_model``, before the file is checked) need not build one and import torch.
+    """
 
     qualified: str
+    builds: str
 
     def __call__(self, **kwargs: Any) -> Any:
         module, _, name = self.qualified.rpartition(".")
@@ -304,7 +311,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "mlp-ensemble": ModelSpec(
         name="mlp-ensemble",
         title="MLP seed ensemble (5 members)",
-        build=_LazyBuild("sknn_mnist.ensemble.seed.mlp_seed_ensemble"),
+        build=_LazyBuild("sknn_mnist.ensemble.seed.mlp_seed_ensemble",
+                         builds="sknn_mnist.ensemble.seed.SeedEnsembleClassifier"),
         fitted_types=("sknn_mnist.networks.mlp.classifier.MLPDigitClassifier",),
         grid={"clf__n_estimators": [5]},
         quick_grid={"clf__estimator__learning_rate_init": [1e-2],

@@ -3,6 +3,9 @@ probabilities, persistence, ONNX export and the comparison."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -15,6 +18,7 @@ from sknn_mnist.core import many
 from sknn_mnist.ensemble import SeedEnsembleClassifier, draw_member_seeds
 from sknn_mnist.ensemble import seed as seed_module
 from sknn_mnist.models import PixelScaler, get_model_spec, make_model
+from sknn_mnist.registry import qualified_name
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +220,21 @@ def test_registered_compared_when_named_not_by_default():
     assert isinstance(clf, SeedEnsembleClassifier) and clf.n_estimators == 5
     assert clf.random_state == 5 and clf.estimator.device == "cpu"
     assert spec.uses_device and not spec.learning_curve
+    assert spec.build.builds == qualified_name(type(clf))  # what persistence trusts
+
+
+def test_trusting_it_imports_nothing_heavy():
+    # Every load_model reads the trusted types before it checks the file: a decompression
+    # bomb must be refused without importing torch to build an ensemble.
+    code = ("import sys\nfrom sknn_mnist.registry import trusted_types, "
+            "torch_classifier_names\n"
+            "assert 'sknn_mnist.ensemble.seed.SeedEnsembleClassifier' in trusted_types()\n"
+            "assert 'sknn_mnist.ensemble.seed.SeedEnsembleClassifier' in "
+            "torch_classifier_names()\n"
+            "assert not {'torch', 'sklearn'} & set(sys.modules), sorted(sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_runs_in_compare_when_named(digits_split):
