@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from skorch.callbacks import Callback
@@ -85,26 +86,70 @@ class LearningRateSchedule(Callback):
     def on_epoch_begin(self, net, dataset_train=None, **kwargs) -> None:
         self.n_batches_ = max(len(net.get_iterator(dataset_train, training=True)), 1)
         self.batch_ = 0
+        rate = self.epoch_rate(self.epoch_, self.samples_seen_)
+        if rate is not None:
+            set_learning_rate(net, rate)
+        self.samples_seen_ += len(dataset_train)
+
+    def epoch_rate(self, epoch: int, samples_seen: int) -> float | None:
+        """The rate an epoch starts at (None: keep the current one).
+
+        ``epoch`` counts the net's epochs before this one, ``samples_seen`` the training
+        samples before it (the estimator's ``t_``).
+        """
         if self.kind == "invscaling":
             # A new net's first epoch: learning_rate_init, whatever t_ says (scikit-learn
             # makes a new optimizer, at learning_rate_init, for every fit).
-            seen = 0 if self.epoch_ == 0 else self.samples_seen_
-            set_learning_rate(net, self.learning_rate_init / (seen + 1) ** self.power_t)
-        elif self._annealing():
-            set_learning_rate(net, cosine_rate(self.learning_rate_init,
-                                               self.epoch_ / self.max_epochs))
-        self.samples_seen_ += len(dataset_train)
+            seen = 0 if epoch == 0 else samples_seen
+            return self.learning_rate_init / (seen + 1) ** self.power_t
+        if self._annealing():
+            return cosine_rate(self.learning_rate_init, epoch / self.max_epochs)
+        return None
+
+    def batch_rate(self, epoch: int, batch: int, n_batches: int) -> float | None:
+        """The rate of a training batch (None: keep the current one): 'cosine' anneals
+        within the epoch."""
+        if not self._annealing():
+            return None
+        progress = (epoch + batch / n_batches) / self.max_epochs
+        return cosine_rate(self.learning_rate_init, progress)
 
     def on_batch_begin(self, net, training=False, **kwargs) -> None:
-        if not training or not self._annealing():
+        if not training:
             return
-        progress = (self.epoch_ + self.batch_ / self.n_batches_) / self.max_epochs
-        set_learning_rate(net, cosine_rate(self.learning_rate_init, progress))
-        self.batch_ += 1
+        rate = self.batch_rate(self.epoch_, self.batch_, self.n_batches_)
+        if rate is not None:
+            set_learning_rate(net, rate)
+            self.batch_ += 1
 
     def on_epoch_end(self, net, **kwargs) -> None:
         self.epoch_ += 1
         net.history.record("lr", current_learning_rate(net))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the stopping rules say after one epoch.
+
+    Attributes
+    ----------
+    best : bool
+        This epoch is the best so far (early stopping keeps its weights).
+    learning_rate : float or None
+        The new rate ('adaptive' divides it by 5), or None to keep it.
+    stop : str or None
+        The reason to record in the history row (``'converged'``).
+    halt : bool
+        Training ends after this epoch (converged, or the loss is not finite).
+    diverged : bool
+        The epoch's training loss is not finite.
+    """
+
+    best: bool = False
+    learning_rate: float | None = None
+    stop: str | None = None
+    halt: bool = False
+    diverged: bool = False
 
 
 class ConvergenceMonitor(Callback):
@@ -164,26 +209,40 @@ class ConvergenceMonitor(Callback):
 
     def on_epoch_end(self, net, **kwargs) -> None:
         row = net.history[-1]
-        if not math.isfinite(row["train_loss"]):
-            net.request_stop()  # diverged: the estimator raises after training
-            return
-        if self._observe(row) and self.early_stopping:
+        decision = self.decide(row, current_learning_rate(net))
+        if decision.best and self.early_stopping:
             self.best_state_ = {k: v.detach().clone()
                                 for k, v in net.module_.state_dict().items()}
-        if self.no_improvement_count_ > self.n_iter_no_change:
-            lr = current_learning_rate(net)
-            if self.adaptive and lr > 1e-6:
-                set_learning_rate(net, lr / 5.0)
-                self.no_improvement_count_ = 0
-                if self.verbose:
-                    print(f"Setting learning rate to {lr / 5.0:f}", flush=True)
-            else:
-                self.converged_ = True
-                net.history.record("stop", "converged")
-                net.request_stop()
+        if decision.learning_rate is not None:
+            set_learning_rate(net, decision.learning_rate)
+            if self.verbose:
+                print(f"Setting learning rate to {decision.learning_rate:f}", flush=True)
+        if decision.stop is not None:
+            net.history.record("stop", decision.stop)
+        if decision.halt:
+            net.request_stop()
+        if decision.diverged:
+            return
         if self.max_fun is not None and self._function_evaluations(net) >= self.max_fun:
             net.history.record("stop", "max_fun")
             net.request_stop()
+
+    def decide(self, row: dict, learning_rate: float) -> Decision:
+        """Apply the rules to one epoch's history row, given the rate it trained at.
+
+        The one place where scikit-learn's stopping rules live: the skorch callback and the
+        stacked trainer (one monitor per network) both ask it.
+        """
+        if not math.isfinite(row["train_loss"]):
+            return Decision(halt=True, diverged=True)  # the estimator raises after training
+        best = self._observe(row)
+        if self.no_improvement_count_ <= self.n_iter_no_change:
+            return Decision(best=best)
+        if self.adaptive and learning_rate > 1e-6:
+            self.no_improvement_count_ = 0
+            return Decision(best=best, learning_rate=learning_rate / 5.0)
+        self.converged_ = True
+        return Decision(best=best, stop="converged", halt=True)
 
     @staticmethod
     def _function_evaluations(net) -> int:

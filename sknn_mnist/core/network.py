@@ -20,6 +20,12 @@ from .threads import step_flops
 class DigitNetwork(nn.Module):
     """Base of the package's torch networks."""
 
+    def sequential_layers(self) -> nn.Sequential | None:
+        """The layers ``forward`` applies in order, when it is exactly that (None: it is
+        something else). A stack of such networks runs its linear layers as batched
+        matrix products instead of through ``vmap``."""
+        return None
+
     def step_flops(self, sample: torch.Tensor, rows: int, *, training: bool) -> float:
         """FLOPs of one step on ``rows`` rows shaped like ``sample``'s (a forward pass,
         three times that when ``training``)."""

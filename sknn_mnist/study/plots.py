@@ -27,6 +27,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
 
 from ..io.files import final_estimator, square_shape
 
@@ -35,6 +37,7 @@ __all__ = [
     "ConfusionMatricesDisplay",
     "FoldScoresDisplay",
     "MisclassifiedDisplay",
+    "RATE_BLANK_BELOW",
     "TrainingCurveDisplay",
     "new_figure",
     "plain_label",
@@ -42,6 +45,12 @@ __all__ = [
 ]
 
 _DPI = 100
+
+#: Normalised confusion rates below this are left blank: printed with two decimals they
+#: would read ``0.00``, like an exact zero.
+RATE_BLANK_BELOW = 0.005
+#: Colour-bar ticks of the normalised confusion matrix (spread out by its power scale).
+_RATE_TICKS = (0.0, 0.01, 0.05, 0.2, 0.5, 1.0)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -84,6 +93,27 @@ def _axes(ax: Any, width: float, height: float) -> Any:
 def _set_title(ax: Any, title: str | None) -> None:
     if title:
         ax.set_title(wrap_title(title, ax.figure, fontsize=11), fontsize=11)
+
+
+def _legend_below(ax: Any, handles: Sequence[Any]) -> Any:
+    """A legend under the axes, below the x-axis label: it never covers the data.
+
+    Curves span the whole width of a learning curve and two y scales share it (``twinx``),
+    so no place inside the axes is reliably free. The depth of the x axis (ticks, tick
+    labels, label) is measured once and the legend is anchored that far below the axes in
+    points, so it stays clear of the label when the layout resizes the axes.
+    """
+    fig = ax.figure
+    fig.draw_without_rendering()  # lays the tick labels out, on any canvas
+    axis_box = ax.xaxis.get_tightbbox()
+    axes_box = ax.get_window_extent()
+    depth = 0.0 if axis_box is None else max(0.0, axes_box.y0 - axis_box.y0)
+    below = ax.transAxes + ScaledTranslation(0, -(depth * 72 / fig.dpi + 4) / 72,
+                                             fig.dpi_scale_trans)
+    return ax.legend(handles, [h.get_label() for h in handles], loc="upper center",
+                     bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
+                     ncol=min(len(handles), 2), fontsize=9,
+                     borderaxespad=0, frameon=False)
 
 
 # -- learning curve -----------------------------------------------------------------------------
@@ -133,18 +163,19 @@ class TrainingCurveDisplay:
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss", color="tab:blue")
         ax.grid(alpha=0.3)
+        lines = list(ax.get_lines())
         if self.validation_scores:
             twin = ax.twinx()
-            twin.plot(np.arange(1, len(self.validation_scores) + 1), self.validation_scores,
-                      marker="s", color="tab:orange", label="validation accuracy")
+            lines += twin.plot(np.arange(1, len(self.validation_scores) + 1),
+                               self.validation_scores, marker="s", color="tab:orange",
+                               label="validation accuracy")
             twin.set_ylabel("validation accuracy", color="tab:orange")
-            lines = ax.get_lines() + twin.get_lines()
-            ax.legend(lines, [line.get_label() for line in lines], loc="center right")
         else:
-            ax.legend(loc="upper right")
-            ax.text(0.98, 0.80, "no validation score: fit with early_stopping=True",
-                    transform=ax.transAxes, ha="right", fontsize=8, color="gray")
+            # Said in the legend, where it covers nothing (an empty handle).
+            lines.append(Line2D([], [], linestyle="none",
+                                label="no validation score: fit with early_stopping=True"))
         _set_title(ax, title or "MLP learning curve")
+        _legend_below(ax, lines)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -160,17 +191,21 @@ class ConfusionMatricesDisplay:
         Counts; rows are true labels.
     display_labels : sequence
         The class labels.
+    blank_below : float, default=RATE_BLANK_BELOW
+        Normalised rates below it (zeros included) are not printed: with two decimals they
+        would all read ``0.00``.
 
     Attributes
     ----------
     normalized_ : ndarray
         ``confusion_matrix`` divided by its row sums (recall per class on the diagonal).
-    axes_, figure_
-        Set by :meth:`plot`.
+    axes_, figure_, colorbars_
+        Set by :meth:`plot`: the two panels, their figure, and the colour bar of each.
     """
 
     confusion_matrix: np.ndarray
     display_labels: Sequence[Any]
+    blank_below: float = RATE_BLANK_BELOW
 
     @property
     def normalized_(self) -> np.ndarray:
@@ -200,30 +235,41 @@ class ConfusionMatricesDisplay:
 
     def plot(self, axes: Sequence[Any] | None = None, *,
              title: str | None = None) -> ConfusionMatricesDisplay:
-        """Draw counts on ``axes[0]`` and the normalised view on ``axes[1]``; return self."""
+        """Draw counts on ``axes[0]`` and the normalised view on ``axes[1]``, each with a
+        colour bar; return self.
+
+        The normalised view prints every rate with two decimals except those below
+        :attr:`blank_below` (exact zeros included), which stay blank: a ``0.00`` for a rate of
+        0.003 next to a blank for 0 would be two looks for the same printed value.
+        """
         from sklearn.metrics import ConfusionMatrixDisplay
 
         if axes is None:
-            fig = new_figure(11.5, 5.2)
+            fig = new_figure(12.5, 5.4)
             axes = fig.subplots(1, 2)
         labels = [plain_label(v) for v in self.display_labels]
-        ConfusionMatrixDisplay(np.asarray(self.confusion_matrix), display_labels=labels).plot(
+        fig = axes[0].figure
+        counts = ConfusionMatrixDisplay(np.asarray(self.confusion_matrix),
+                                        display_labels=labels).plot(
             ax=axes[0], colorbar=False, values_format="d")
+        count_bar = fig.colorbar(counts.im_, ax=axes[0], label="rows")
         axes[0].set_title("counts", fontsize=10)
         # A power-law colour scale: an error rate of 0.03 gets a visible colour instead of
-        # vanishing next to the diagonal's 0.97. Exact zeros are left blank.
+        # vanishing next to the diagonal's 0.97.
         normed = ConfusionMatrixDisplay(self.normalized_, display_labels=labels).plot(
             ax=axes[1], colorbar=False, values_format=".2f",
             im_kw={"norm": PowerNorm(gamma=0.35, vmin=0.0, vmax=1.0)})
+        rate_bar = fig.colorbar(normed.im_, ax=axes[1], label="share of the true class")
+        rate_bar.set_ticks(_RATE_TICKS, labels=[f"{t:g}" for t in _RATE_TICKS])
         for text, value in zip(normed.text_.ravel(), self.normalized_.ravel(), strict=True):
-            if value == 0:
+            if value < self.blank_below:
                 text.set_text("")
-        axes[1].set_title("normalised over each true class (colour: power scale)",
-                          fontsize=10)
-        fig = axes[0].figure
+        axes[1].set_title(f"normalised over each true class (blank: below {self.blank_below:g};"
+                          " colour: power scale)", fontsize=10)
         if title:
             fig.suptitle(wrap_title(title, fig))
         self.axes_, self.figure_ = list(axes), fig
+        self.colorbars_ = [count_bar, rate_bar]
         return self
 
 

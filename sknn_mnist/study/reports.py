@@ -18,7 +18,7 @@ import csv
 import html
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,31 +36,70 @@ from .compare import (
 )
 from .context import RunContext
 from .plots import (
+    RATE_BLANK_BELOW,
     ConfusionMatricesDisplay,
     CVParamScoresDisplay,
     FoldScoresDisplay,
     MisclassifiedDisplay,
     TrainingCurveDisplay,
+    plain_label,
 )
 
 __all__ = [
+    "CellLines",
     "Report",
     "Table",
     "comparison_report",
     "cross_validation_report",
     "cv_results_rows",
     "grid_search_report",
+    "params_cell",
     "save_figure",
     "write_text_atomic",
 ]
 
+
+class CellLines(str):
+    """A cell value made of parts: one part per line in HTML, ``", "``-joined elsewhere.
+
+    It is the joined string (CSV and Markdown write it as before); the HTML table breaks
+    it only between parts, never inside one (``learning_rate_init=0.01`` stays whole).
+    """
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Sequence[str]) -> CellLines:
+        cell = super().__new__(cls, ", ".join(parts))
+        cell.parts = tuple(parts)
+        return cell
+
+
+def params_cell(params: Mapping[str, Any]) -> CellLines:
+    """Grid parameters as a table cell: :func:`format_params` text, one ``key=value`` a
+    line in HTML."""
+    return CellLines([format_params({k: v}) for k, v in params.items()])
+
+
 @dataclass
 class Table:
-    """A named table: a list of rows, each a dict from column name to value."""
+    """A named table: a list of rows, each a dict from column name to value.
+
+    Attributes
+    ----------
+    name, title : str
+    rows : list of dict
+    marks : dict of int to str
+        Row index to a word that marks it (``{1: "best"}``): the row is highlighted and the
+        word written in its first cell, in HTML and Markdown (not in CSV, which stays data).
+    notes : list of str
+        What the reader needs to read the table, printed right under it.
+    """
 
     name: str
     title: str
     rows: list[dict[str, Any]]
+    marks: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -78,12 +117,15 @@ class Report:
     tables : list of Table
         The first one is the main table (``to_csv()`` without arguments).
     images : dict of str to Path
-        Plot title to PNG file.
+        Plot name to PNG file (the plot's own title is drawn in the PNG).
     notes : list of str
         Lines printed under the title (dataset, folds, versions...).
     source : object
         What the report was built from: a :class:`ComparisonResult`, or the
         ``cross_validate`` dict.
+    captions : dict of str to str
+        Plot name to its caption: how to read the plot, what its title does not say. A plot
+        without one gets no caption.
     """
 
     title: str
@@ -91,6 +133,7 @@ class Report:
     images: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: Any = None
+    captions: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str | int = 0) -> Table:
         """A table by name or position."""
@@ -123,6 +166,8 @@ class Report:
         lines += [f"- {note}" for note in self.notes]
         for t in self.tables:
             lines += ["", f"## {t.title}", "", *_markdown_table(t)]
+            if t.notes:
+                lines += ["", *(f"- {note}" for note in t.notes)]
         if self.images:
             lines += ["", "## Plots", ""]
             for title, path in self.images.items():
@@ -130,6 +175,8 @@ class Report:
                 if image_dir is not None:
                     target = Path(os.path.relpath(target, image_dir))
                 lines += [f"### {title}", "", f"![{title}]({target.as_posix()})", ""]
+                if title in self.captions:
+                    lines += [self.captions[title], ""]
         return "\n".join(lines).rstrip() + "\n"
 
     def to_html(self) -> str:
@@ -147,12 +194,18 @@ class Report:
         for t in self.tables:
             parts.append(f"<h2>{e(t.title)}</h2>")
             parts.append(_html_table(t))
+            if t.notes:
+                parts.append('<ul class="table-notes">'
+                             + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")
         if self.images:
             parts.append("<h2>Plots</h2>")
         for title, path in self.images.items():
             data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            # The PNG draws its own title; the caption says how to read it, or is left out.
+            caption = (f"<figcaption>{e(self.captions[title])}</figcaption>"
+                       if title in self.captions else "")
             parts.append(f"<figure><img alt=\"{e(title)}\" src=\"data:image/png;base64,{data}\">"
-                         f"<figcaption>{e(title)}</figcaption></figure>")
+                         f"{caption}</figure>")
         parts.append("</body></html>")
         return "\n".join(parts) + "\n"
 
@@ -189,13 +242,25 @@ def _save_display(display: Any, path: PathLike) -> Path:
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
-    # Wide tables scroll inside their own box instead of widening the page.
+    # A table wider than the page scrolls inside its own box instead of widening the page;
+    # the tables are laid out so that this is a last resort (the comparison fits 1280 px).
     ".table-wrap{max-width:100%;overflow-x:auto}"
     "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
-    "td{overflow-wrap:anywhere;max-width:24em}"
-    "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-    "th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}"
-    "img{max-width:100%}figure{margin:1em 0}"
+    "td{max-width:24em}"
+    "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}"
+    # Column names break only after an underscore (<wbr>), numbers never.
+    "th{background:#f3f3f3;font-size:.9em}td.num{text-align:right;"
+    "font-variant-numeric:tabular-nums;white-space:nowrap}"
+    # A multi-part cell: one part per line, never broken inside a part.
+    "td .part{display:block;white-space:nowrap}"
+    # A marked row (the best model): a border and a background, and the word in the cell.
+    "tr.marked td{background:#eef6ee;font-weight:600}tr.marked td:first-child"
+    "{box-shadow:inset 4px 0 0 #2a7a2a}"
+    ".mark{display:inline-block;margin-left:.4em;padding:0 .35em;border-radius:.6em;"
+    "background:#2a7a2a;color:#fff;font-size:.8em;font-weight:600}"
+    ".table-notes{max-width:60em;font-size:.9em;margin-top:0}.table-notes li{margin:.3em 0}"
+    "img{max-width:100%}figure{margin:1.5em 0}"
+    "figcaption{max-width:60em;font-size:.9em;color:#333}"
 )
 
 
@@ -224,8 +289,11 @@ def _markdown_table(t: Table) -> list[str]:
     lines = ["| " + " | ".join(esc(c) for c in cols) + " |"]
     lines.append("|" + "|".join(
         "---:" if _numeric_column(t, c) else "---" for c in cols) + "|")
-    for row in t.rows:
-        lines.append("| " + " | ".join(esc(_display(row.get(c))) for c in cols) + " |")
+    for i, row in enumerate(t.rows):
+        cells = [esc(_display(row.get(c))) for c in cols]
+        if i in t.marks and cells:
+            cells[0] = f"**{cells[0]}** ({esc(t.marks[i])})"
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -239,14 +307,32 @@ def _html_table(t: Table) -> str:
     e = html.escape
     cols = t.columns
     numeric = {c: _numeric_column(t, c) for c in cols}
-    head = "".join(f"<th>{e(c)}</th>" for c in cols)
-    cell = {True: '<td class="num">', False: "<td>"}
-    body = "".join(
-        "<tr>" + "".join(f"{cell[numeric[c]]}{e(_display(row.get(c)))}</td>" for c in cols)
-        + "</tr>"
-        for row in t.rows)
+    head = "".join(f"<th>{_breakable(c)}</th>" for c in cols)
+    rows = []
+    for i, row in enumerate(t.rows):
+        cells = [_html_cell(row.get(c), numeric[c]) for c in cols]
+        attrs = ""
+        if i in t.marks and cells:
+            attrs = ' class="marked"'
+            cells[0] = cells[0].replace(
+                "</td>", f' <span class="mark">{e(t.marks[i])}</span></td>', 1)
+        rows.append(f"<tr{attrs}>" + "".join(cells) + "</tr>")
     return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _breakable(name: str) -> str:
+    """A column name that may break after each underscore (and nowhere else)."""
+    return "_<wbr>".join(html.escape(part) for part in name.split("_"))
+
+
+def _html_cell(value: Any, numeric: bool) -> str:
+    if isinstance(value, CellLines):
+        inner = "".join(f'<span class="part">{html.escape(part)}</span>'
+                        for part in value.parts)
+        return f"<td>{inner}</td>"
+    cls = ' class="num"' if numeric else ""
+    return f"<td{cls}>{html.escape(_display(value))}</td>"
 
 
 def _versions_note() -> str:
@@ -265,7 +351,7 @@ def cv_results_rows(cv_results: Mapping[str, Any]) -> list[dict[str, Any]]:
     for i, params in enumerate(cv_results["params"]):
         rows.append({
             "rank": int(cv_results["rank_test_score"][i]),
-            "params": format_params(params),
+            "params": params_cell(params),
             "mean_test_score": float(cv_results["mean_test_score"][i]),
             "std_test_score": float(cv_results["std_test_score"][i]),
             "mean_fit_time": float(cv_results["mean_fit_time"][i]),
@@ -301,9 +387,12 @@ def comparison_report(
     -------
     Report
     """
+    names = list(result.results)
     tables = [Table("comparison", "Comparison (best chosen by selection CV; test accuracy "
                     "on the held-out test set)",
-                    result.summary())]
+                    _comparison_rows(result),
+                    marks={names.index(result.best.name): "best"},
+                    notes=_cv_columns_notes(result))]
     for r in result:
         tables.append(Table(f"grid-{r.name}", f"{r.title}: grid search "
                             f"({result.cv}-fold CV on {r.n_search_samples} rows)",
@@ -321,10 +410,70 @@ def comparison_report(
         f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     ]
     images: dict[str, Path] = {}
+    captions: dict[str, str] = {}
     if plots and out_dir is not None:
-        images = _comparison_images(result, Path(out_dir), max_images)
+        images, captions = _comparison_images(result, Path(out_dir), max_images)
     title = f"sknn_mnist comparison on {result.dataset or 'a dataset'}"
-    return Report(title, tables, images, notes, source=result)
+    return Report(title, tables, images, notes, source=result, captions=captions)
+
+
+def _comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    """The comparison table: best parameters one per line, and every model's device (the
+    models without a torch device, the SVC and the forest, run on the CPU)."""
+    rows = []
+    for r, row in zip(result, result.summary(), strict=True):
+        row["best_params"] = params_cell(r.best_params)
+        row["device"] = row.get("device") or "cpu"
+        rows.append(row)
+    return rows
+
+
+def _rows_and_folds(result: ComparisonResult) -> tuple[dict[str, int], dict[str, bool], int]:
+    """Each model's grid-search rows, whether its selection reused its grid scores, and the
+    selection rows: from the run's plan, or (a result built by hand) from the result."""
+    plan = result.plan
+    if plan is not None:
+        return ({m.name: m.rows.n for m in plan.models},
+                {m.name: m.reuses_grid_scores for m in plan.models}, plan.selection.n)
+    grid = {r.name: r.n_search_samples for r in result}
+    reused = {name: rows == result.selection_rows for name, rows in grid.items()}
+    return grid, reused, result.selection_rows
+
+
+def _cv_columns_notes(result: ComparisonResult) -> list[str]:
+    """How to read the two CV columns, with this run's rows and folds (see
+    :mod:`~sknn_mnist.study.compare`, the method)."""
+    s, cv = result.scoring, result.cv
+    grid, reused, selection = _rows_and_folds(result)
+    sizes = set(grid.values())
+    grid_rows = (f"{sizes.pop()} rows for every model" if len(sizes) == 1 else
+                 ", ".join(f"{name} {rows}" for name, rows in grid.items()))
+    reusing = [n for n in grid if reused[n]]
+    refitted = [n for n in grid if not reused[n]]
+    how = ""
+    if len(reusing) == 1:
+        how += (f" {reusing[0]} reuses its grid score: its grid search ran on exactly these "
+                "rows and folds.")
+    elif reusing:
+        how += (f" {', '.join(reusing)} reuse their grid scores: their grid searches ran on "
+                "exactly these rows and folds.")
+    if refitted:
+        how += f" {', '.join(refitted)}: {cv} more fits each."
+    folds = result.folds or f"{cv}-fold"
+    return [
+        f"grid_cv_{s}: the best candidate's mean {s} over the {cv} folds of each model's own "
+        f"grid search, on its grid_rows ({grid_rows}). It ranks one model's candidates. "
+        "Across models it is not a fair comparison: a model searched on more rows scores "
+        "higher for that reason alone, and it is the best of several candidates on the "
+        "same folds, so it is optimistic.",
+        f"selection_cv_{s}: each model's best configuration cross-validated again on the "
+        f"same {selection} training rows (the smallest grid search's rows, a stratified "
+        f"subsample) with the same folds ({folds}).{how} Every model gets the same rows "
+        "and the same folds: this is the fair comparison, and the best model is the one "
+        f"with the highest selection_cv_{s}.",
+        f"test_accuracy: each model refit on all {result.n_train} training rows and scored "
+        f"once on the {len(result.y_test)} test rows; reported, never used to choose.",
+    ]
 
 
 def grid_search_report(
@@ -363,55 +512,136 @@ def grid_search_report(
     notes = [f"folds: {describe_folds(folds)}, scoring {scoring}",
              f"best: {format_params(search.best_params_)}", _versions_note()]
     images: dict[str, Path] = {}
+    captions: dict[str, str] = {}
     if out_dir is not None:
-        images["Mean CV score per parameter"] = _save_display(
+        plot = "Mean CV score per parameter"
+        images[plot] = _save_display(
             CVParamScoresDisplay.from_cv_results(
                 search.cv_results_, score_name=scoring,
                 title=f"{name}: mean CV {scoring} per grid parameter"),
             Path(out_dir) / f"{name}-cv-params.png")
+        captions[plot] = _CV_PARAMS_CAPTION.format(folds=_n_folds(folds))
     title = f"Grid search of {name}" + (f" on {dataset}" if dataset else "")
     rows_note = f" on {n_rows} rows" if n_rows is not None else ""
-    return Report(title, [Table("grid", f"Every candidate{rows_note}, best first", rows)],
-                  images, notes, source=search.cv_results_)
+    return Report(title, [Table("grid", f"Every candidate{rows_note}, best first", rows,
+                                marks={0: "best"} if rows else {})],
+                  images, notes, source=search.cv_results_, captions=captions)
 
 
 def _comparison_images(result: ComparisonResult, out: Path,
-                       max_images: int) -> dict[str, Path]:
+                       max_images: int) -> tuple[dict[str, Path], dict[str, str]]:
+    """The comparison's plots (name to PNG) and their captions (name to text)."""
     images: dict[str, Path] = {}
+    captions: dict[str, str] = {}
     for r in result:
         curve = r.learning_curve_estimator
         if curve is not None:
             held_out = curve.named_steps["clf"].validation_fraction
             title = (f"{r.title}: learning curve (best configuration, {held_out:.0%} of the "
                      "training rows held out)")
+            caption = _LEARNING_CURVE_CAPTION
         elif hasattr(final_estimator(r.estimator), "loss_curve_"):
             curve, title = r.estimator, f"{r.title}: training loss of the refit model"
+            caption = _LOSS_CURVE_CAPTION
         else:
             continue
-        images[f"{r.title}: learning curve"] = _save_display(
-            TrainingCurveDisplay.from_estimator(curve, title=title),
-            out / f"{r.name}-learning-curve.png")
+        name = f"{r.title}: learning curve"
+        display = TrainingCurveDisplay.from_estimator(curve, title=title)
+        images[name] = _save_display(display, out / f"{r.name}-learning-curve.png")
+        captions[name] = (_curve_summary(display) + " "
+                          + caption.format(n_train=result.n_train))
     for r in result:
-        images[f"{r.title}: confusion matrix"] = _save_display(
-            ConfusionMatricesDisplay.from_predictions(
-                result.y_test, r.y_pred,
-                title=f"{r.title}: test-set confusion matrix (accuracy {r.test_accuracy:.4f})"),
-            out / f"{r.name}-confusion-matrix.png")
+        name = f"{r.title}: confusion matrix"
+        display = ConfusionMatricesDisplay.from_predictions(
+            result.y_test, r.y_pred,
+            title=f"{r.title}: test-set confusion matrix (accuracy {r.test_accuracy:.4f})")
+        images[name] = _save_display(display, out / f"{r.name}-confusion-matrix.png")
+        captions[name] = (_confusion_summary(display) + " " + _CONFUSION_CAPTION.format(
+            n_test=len(result.y_test), blank=RATE_BLANK_BELOW))
     if result.image_shape is not None and len(result.image_shape) == 2:
         for r in result:
-            images[f"{r.title}: misclassified test images"] = _save_display(
+            name = f"{r.title}: misclassified test images"
+            images[name] = _save_display(
                 MisclassifiedDisplay.from_predictions(
                     result.X_test, result.y_test, r.y_pred, image_shape=result.image_shape,
                     max_images=max_images, title=f"{r.title}: misclassified test images"),
                 out / f"{r.name}-misclassified.png")
+            captions[name] = _MISCLASSIFIED_CAPTION.format(max_images=max_images)
     for r in result:
-        images[f"{r.title}: mean CV score per parameter"] = _save_display(
+        name = f"{r.title}: mean CV score per parameter"
+        images[name] = _save_display(
             CVParamScoresDisplay.from_cv_results(
                 r.cv_results, score_name=result.scoring,
                 title=f"{r.title}: mean CV {result.scoring} per grid parameter "
                 f"({r.n_search_samples} rows)"),
             out / f"{r.name}-cv-params.png")
-    return images
+        captions[name] = (f"Best candidate: {format_params(r.best_params) or 'the only one'}, "
+                          f"mean {r.cv_mean:.4f} (std {r.cv_std:.4f}). "
+                          + _CV_PARAMS_CAPTION.format(folds=f"the {result.cv} folds"))
+    return images, captions
+
+
+def _curve_summary(display: TrainingCurveDisplay) -> str:
+    """What this curve shows, in numbers: where validation peaks, or how far loss fell."""
+    loss, scores = list(display.loss_curve), list(display.validation_scores or [])
+    if scores:
+        peak = int(np.argmax(scores))
+        return (f"Validation accuracy peaks at {scores[peak]:.4f} at epoch {peak + 1} of "
+                f"{len(scores)} (last epoch: {scores[-1]:.4f}).")
+    return (f"Training loss {loss[0]:.4f} at epoch 1, {loss[-1]:.4f} at epoch "
+            f"{len(loss)}.")
+
+
+def _confusion_summary(display: ConfusionMatricesDisplay) -> str:
+    """The errors in one sentence: how many, and the most frequent confusion."""
+    counts = np.asarray(display.confusion_matrix)
+    errors = counts.copy()
+    np.fill_diagonal(errors, 0)
+    if not errors.any():
+        return "No test row is misclassified."
+    true, pred = np.unravel_index(int(np.argmax(errors)), errors.shape)
+    labels = [plain_label(v) for v in display.display_labels]
+    return (f"{int(errors.sum())} of {int(counts.sum())} test rows misclassified; the most "
+            f"frequent error: true {labels[true]} predicted as {labels[pred]} "
+            f"({int(errors[true, pred])} rows).")
+
+
+def _n_folds(folds: Any) -> str:
+    """``"the 3 folds"`` for a splitter that knows its folds, else ``"the folds"``."""
+    try:
+        return f"the {int(folds.get_n_splits())} folds"
+    except (AttributeError, TypeError, ValueError):
+        return "the folds"
+
+
+# Captions say how to read a plot: what its title (drawn in the PNG) does not say.
+_LEARNING_CURVE_CAPTION = (
+    "Left axis: the training loss per epoch; right axis: the accuracy on the held-out rows, "
+    "scored after every epoch. This is one extra fit of the best configuration; the model "
+    "in the table is refit on all {n_train} training rows and is not affected. A validation "
+    "accuracy that stalls or falls while the loss keeps falling means over-fitting; both "
+    "still improving at the last epoch means more epochs would help.")
+_LOSS_CURVE_CAPTION = (
+    "The refit model's training loss per epoch on all {n_train} training rows. It has no "
+    "validation score (the learning-curve fit was skipped), so it shows convergence, not "
+    "over-fitting.")
+_CONFUSION_CAPTION = (
+    "Rows: the true class, columns: the predicted class, over the {n_test} test rows. "
+    "Left: counts. Right: each row divided by its class's rows, so the diagonal is each "
+    "class's recall and an off-diagonal cell is the share of the class mistaken for that "
+    "column. Rates below {blank:g} are left blank, exact zeros included; the colour scale "
+    "is a power law, so that error rates of a few percent still show.")
+_MISCLASSIFIED_CAPTION = (
+    "Up to the first {max_images} misclassified test rows, in test-set order (not the worst "
+    "ones), each headed with its true label and the model's prediction.")
+_CV_PARAMS_CAPTION = (
+    "Each point: for that value of the parameter, the best mean CV score over the other "
+    "parameters' values (the grid's profile); error bars: the standard deviation over "
+    "{folds}. A flat profile means the parameter hardly matters on this grid.")
+_FOLD_SCORES_CAPTION = (
+    "Bars: the score on each held-out fold and, when recorded, on the folds it was trained "
+    "on; dashed line: the mean test score. Train scores well above the test scores mean "
+    "over-fitting; a fold far from the others means the score varies with the rows.")
 
 
 def cross_validation_report(
@@ -479,13 +709,15 @@ def cross_validation_report(
         _versions_note(),
     ]
     images: dict[str, Path] = {}
+    captions: dict[str, str] = {}
     if out_dir is not None:
         images["Score per fold"] = _save_display(
             FoldScoresDisplay.from_cv_results(scores, score_name=scoring,
                                               title=f"{label}: {scoring} per fold"),
             Path(out_dir) / "cv-fold-scores.png")
+        captions["Score per fold"] = _FOLD_SCORES_CAPTION
     tables = [Table("folds", "Per-fold scores and timings (seconds)", folds),
               Table("summary", "Mean and standard deviation over the folds", summary)]
     return Report(f"Cross-validation of {label}" + (f" on {dataset}" if dataset else ""),
-                  tables, images, notes, source=scores)
+                  tables, images, notes, source=scores, captions=captions)
 

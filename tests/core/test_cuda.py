@@ -89,3 +89,24 @@ def test_cuda_model_pickles_with_cpu_tensors(digits_small, make_clf, monkeypatch
     np.testing.assert_allclose(on_cpu.predict_proba(X), expected, atol=1e-5)
     on_cpu.partial_fit(X, y)
     assert len(on_cpu.loss_curve_) == len(clf.loss_curve_) + 1
+
+
+def test_stacked_fits_on_cuda_match_single_cuda_fits(digits_small):
+    """fit_many on the GPU: each float64 network as its own CUDA fit trains it."""
+    from sklearn.base import clone
+
+    from sknn_mnist import MLPDigitClassifier
+    from sknn_mnist.core.many import FitJob, fit_many
+
+    X, y = digits_small
+    base = MLPDigitClassifier(hidden_layer_sizes=(32,), max_iter=4, dtype="float64",
+                              device="cuda", batch_size=32)
+    params = [dict(random_state=0), dict(random_state=1, alpha=1e-2),
+              dict(random_state=2, learning_rate_init=1e-2)]
+    jobs = [FitJob(clone(base).set_params(**p), X, y) for p in params]
+    results = fit_many(jobs)
+    for job, result in zip(jobs, results, strict=True):
+        assert result.error is None and result.estimator.device_.startswith("cuda")
+        single = clone(job.estimator).fit(X, y)
+        for a, b in zip(result.estimator.coefs_, single.coefs_, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)

@@ -296,15 +296,15 @@ def test_an_honest_2_gib_member_is_refused_without_inflating_it(mlp_file, tmp_pa
     bomb = rewrite_members(mlp_file, tmp_path / "bomb.skops", drop=[victim])
     add_zero_member(bomb, victim, 2 * 2**30)
     assert bomb.stat().st_size < 4 * 2**20
-    code = ("import sys, time\nfrom sknn_mnist.persistence import load_model\n"
-            "start = time.perf_counter()\n"
+    code = ("import sys\nfrom sknn_mnist.persistence import load_model\n"
             "try:\n    load_model(sys.argv[1])\nexcept ValueError as exc:\n    print(exc)\n"
-            "print('seconds', time.perf_counter() - start)" + PEAK_RSS)
+            + PEAK_RSS)
     proc = run_python(code, bomb, timeout=60)
     assert_clean_exit(proc)
     assert "beyond the 2,048.0 MiB" in proc.stdout or "decompression bomb" in proc.stdout
-    lines = dict(line.rsplit(" ", 1) for line in proc.stdout.splitlines()[-2:])
-    assert float(lines["seconds"]) < 5
+    # Not inflated: the peak memory stays far below the member's 2 GiB (a time bound would
+    # say the same but fails on a loaded machine).
+    lines = dict(line.rsplit(" ", 1) for line in proc.stdout.splitlines()[-1:])
     assert int(lines["peak_rss_mib"]) < 1024  # imports ~500 MiB; the member alone is 2 GiB
 
 

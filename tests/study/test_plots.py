@@ -82,6 +82,7 @@ def test_training_curve_on_the_users_axes(tmp_path, digits, early_stopping):
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), clf.loss_curve_)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert ("validation accuracy" in labels) == early_stopping
+    assert ("no validation score: fit with early_stopping=True" in labels) != early_stopping
     render(display, tmp_path)
     with pytest.raises(ValueError, match="loss_curve_"):
         TrainingCurveDisplay.from_estimator(make_model("svm"))
@@ -102,6 +103,67 @@ def test_confusion_matrices_counts_and_normalised(tmp_path):
     assert normalised.images[0].norm(0.05) > 0.2
     assert inside_figure(display.figure_._suptitle, display.figure_)
     render(display, tmp_path)
+
+
+def test_confusion_rates_follow_one_rule_and_each_panel_has_a_colour_bar(tmp_path):
+    # Class 0: 1 error in 300 rows (0.0033, would print 0.00); class 1: 2 in 300 (0.0067).
+    y_true = np.repeat([0, 1, 2], 300)
+    y_pred = y_true.copy()
+    y_pred[0] = 2
+    y_pred[300:302] = 2
+    display = ConfusionMatricesDisplay.from_predictions(y_true, y_pred)
+    counts, normalised = display.axes_
+    rates = display.normalized_.ravel()
+    texts = [t.get_text() for t in normalised.texts]
+    assert display.blank_below == 0.005
+    # Exact zeros and rates below the threshold are treated alike: blank.
+    for rate, text in zip(rates, texts, strict=True):
+        assert text == ("" if rate < display.blank_below else f"{rate:.2f}")
+    assert texts[2] == "" and rates[2] > 0  # the tiny rate of class 0
+    assert texts[5] == "0.01"
+    assert "0.00" not in texts and "below 0.005" in normalised.get_title()
+    # The counts panel prints every cell, zeros too.
+    assert [t.get_text() for t in counts.texts] == [
+        str(v) for v in display.confusion_matrix.ravel()]
+    # A colour bar beside each panel, the rates' with readable ticks.
+    assert [bar.mappable for bar in display.colorbars_] == [counts.images[0],
+                                                            normalised.images[0]]
+    ticks = [t.get_text() for t in display.colorbars_[1].ax.get_yticklabels()]
+    assert ticks == ["0", "0.01", "0.05", "0.2", "0.5", "1"]
+    assert len(display.figure_.axes) == 4
+    for bar in display.colorbars_:
+        assert inside_figure(bar.ax, display.figure_)
+    render(display, tmp_path)
+
+
+def _data_boxes(ax, renderer):
+    """The display boxes of every plotted point (markers) on ``ax`` and its twins."""
+    boxes = []
+    for axes in ax.get_shared_x_axes().get_siblings(ax):  # ax itself and its twin
+        for line in axes.get_lines():
+            xy = axes.transData.transform(line.get_xydata())
+            boxes += [(x - 4, y - 4, x + 4, y + 4) for x, y in xy]
+    return boxes
+
+
+@pytest.mark.parametrize("validation", [True, False])
+def test_training_curve_legend_does_not_cover_the_data(tmp_path, validation):
+    epochs = 30
+    loss = list(np.linspace(2.0, 0.1, epochs))
+    scores = list(np.linspace(0.5, 0.97, epochs)) if validation else None
+    display = TrainingCurveDisplay(loss, scores).plot(title="MLP: learning curve")
+    fig, ax = display.figure_, display.ax_
+    render(display, tmp_path)  # the final layout
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert inside_figure(ax.get_legend(), fig)
+    # Below the axes and below the x-axis label: clear of every point and of the label.
+    assert legend.y1 <= ax.get_window_extent(renderer).y0
+    assert legend.y1 <= ax.xaxis.label.get_window_extent(renderer).y0
+    for x0, y0, x1, y1 in _data_boxes(ax, renderer):
+        assert not (legend.x0 < x1 and x0 < legend.x1 and legend.y0 < y1 and y0 < legend.y1)
+    n_lines = 2 if validation else 1
+    assert len(_data_boxes(ax, renderer)) == n_lines * epochs
 
 
 def test_misclassified_gallery(tmp_path, digits):

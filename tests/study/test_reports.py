@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 
 import pytest
 
-from sknn_mnist.compare import compare
+from sknn_mnist.compare import compare, format_params
 from sknn_mnist.datasets import load_dataset
 from sknn_mnist.io.files import atomic_write
 from sknn_mnist.models import make_model
@@ -129,3 +130,133 @@ def test_write_text_atomic(tmp_path):
         raise KeyboardInterrupt
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["f.txt"]
+
+
+@pytest.fixture(scope="module")
+def subsampled(digits):
+    """A comparison whose models searched different rows (the SVC on a subsample), as on
+    MNIST: the selection CV then runs on the SVC's rows for every model."""
+    grids = {"mlp": {"clf__max_iter": [2], "clf__hidden_layer_sizes": [(16,)],
+                     "clf__learning_rate_init": [0.01]},
+             "svm": {"clf__C": [1.0, 10.0]}, "rf": {"clf__n_estimators": [5]}}
+    return compare(*digits, param_grids=grids, subsamples={"svm": 150}, cv=2, device="cpu",
+                   dataset="digits")
+
+
+def _main_table_html(html: str) -> str:
+    start = html.index("<table>")
+    return html[start:html.index("</table>", start)]
+
+
+def test_comparison_table_marks_the_best_model_in_words(comparison):
+    report = comparison_report(comparison, None)
+    best = comparison.best.name
+    table = report.table("comparison")
+    assert table.marks == {list(comparison.results).index(best): "best"}
+    rows = _main_table_html(report.to_html()).split("<tr")[2:]  # the body's rows
+    marked = [row for row in rows if row.startswith(' class="marked"')]
+    assert len(marked) == 1
+    assert marked[0].startswith(f' class="marked"><td>{best} <span class="mark">best</span>')
+    assert '<span class="mark">' not in "".join(r for r in rows if r not in marked)
+    assert f"| **{best}** (best) |" in report.to_markdown()
+    # The CSV stays data: no mark in it.
+    assert [r["model"] for r in csv.DictReader(io.StringIO(report.to_csv()))] == list(
+        comparison.results)
+
+
+def test_comparison_table_fills_every_device_and_breaks_params_between_them(comparison):
+    report = comparison_report(comparison, None)
+    devices = {row["model"]: row["device"] for row in report.table("comparison").rows}
+    assert comparison["svm"].device is None  # the result keeps the model's own attribute
+    assert devices == {"mlp": "cpu", "svm": "cpu", "rf": "cpu"}
+    assert [r["device"] for r in csv.DictReader(io.StringIO(report.to_csv()))] == ["cpu"] * 3
+    main = _main_table_html(report.to_html())
+    # One key=value a line, each whole; the CSV and Markdown keep the one-line form.
+    assert ('<td><span class="part">hidden_layer_sizes=(16,)</span>'
+            '<span class="part">max_iter=2</span></td>') in main
+    mlp_row = report.table("comparison").rows[0]
+    assert mlp_row["best_params"] == format_params(comparison["mlp"].best_params)
+    assert "hidden_layer_sizes=(16,), max_iter=2" in report.to_csv()
+    # Column names may break after an underscore only.
+    assert "<th>selection_<wbr>cv_<wbr>accuracy_<wbr>std</th>" in main
+    assert "td .part{display:block;white-space:nowrap}" in report.to_html()
+
+
+def test_cv_columns_are_explained_under_the_table_with_the_plan_s_numbers(subsampled):
+    plan = subsampled.plan
+    assert plan.selection.n == 150 and plan["mlp"].rows.n == 300  # what the notes must say
+    report = comparison_report(subsampled, None)
+    grid_note, selection_note, test_note = report.table("comparison").notes
+    assert grid_note.startswith("grid_cv_accuracy: ")
+    assert "over the 2 folds" in grid_note and "(mlp 300, svm 150, rf 300)" in grid_note
+    assert "not a fair comparison" in grid_note
+    assert selection_note.startswith("selection_cv_accuracy: ")
+    assert f"same {plan.selection.n} training rows" in selection_note
+    assert f"({subsampled.folds})" in selection_note
+    assert "svm reuses its grid score" in selection_note
+    assert "mlp, rf: 2 more fits each" in selection_note
+    assert "this is the fair comparison" in selection_note
+    assert "all 300 training rows" in test_note and f"{len(subsampled.y_test)} test rows" \
+        in test_note
+    # Right under the main table, in HTML and Markdown.
+    html = report.to_html()
+    after = html[html.index("</table></div>") + len("</table></div>"):]
+    assert after.startswith('\n<ul class="table-notes"><li>grid_cv_accuracy: ')
+    md = report.to_markdown()
+    assert md.index("- selection_cv_accuracy: ") < md.index("## MLP")
+
+
+def test_cv_columns_notes_without_a_plan(comparison):
+    # A result built by hand (no plan): the rows come from the result itself.
+    result = dataclasses.replace(comparison, plan=None)
+    notes = comparison_report(result, None).table("comparison").notes
+    assert "(300 rows for every model)" in notes[0]
+    assert "mlp, svm, rf reuse their grid scores" in notes[1]
+
+
+def test_plot_captions_say_how_to_read_each_plot(tmp_path, comparison):
+    report = comparison_report(comparison, tmp_path)
+    assert set(report.captions) == set(report.images)
+    for name, caption in report.captions.items():
+        # Not the title again: the PNG draws its title, the caption explains.
+        assert name not in caption and caption not in name
+        assert len(caption) > 80
+    # Each says something of its own model (the gallery's caption only explains the order).
+    specific = [c for n, c in report.captions.items() if not n.endswith("images")]
+    assert len(set(specific)) == len(specific) == 7
+    confusion = report.captions["SVC (RBF kernel): confusion matrix"]
+    assert "below 0.005" in confusion and f"{len(comparison.y_test)} test rows" in confusion
+    wrong = int((comparison["svm"].y_pred != comparison.y_test).sum())
+    assert confusion.startswith(f"{wrong} of {len(comparison.y_test)} test rows misclassified")
+    svm = comparison["svm"]
+    assert report.captions["SVC (RBF kernel): mean CV score per parameter"].startswith(
+        f"Best candidate: {format_params(svm.best_params)}, mean {svm.cv_mean:.4f}")
+    scores = comparison["mlp"].learning_curve_estimator.named_steps["clf"].validation_scores_
+    assert f"peaks at {max(scores):.4f}" in report.captions["MLP (PyTorch/skorch): learning curve"]
+    html = report.to_html()
+    assert html.count("<figcaption>") == len(report.images)
+    for name in report.images:
+        assert f"<figcaption>{name}</figcaption>" not in html
+    # Markdown: the caption under its image.
+    md = report.to_markdown(tmp_path)
+    assert "](svm-confusion-matrix.png)\n\n" + confusion in md
+    # A plot without a caption gets no figcaption.
+    bare = Report("t", [], {"a plot": report.images[name]})
+    assert "<figcaption>" not in bare.to_html()
+
+
+def test_grid_search_and_cv_reports_caption_their_plots(tmp_path, digits):
+    from sklearn.model_selection import GridSearchCV
+
+    from sknn_mnist.compare import make_folds
+    from sknn_mnist.reports import grid_search_report
+
+    X, y = digits[:2]
+    folds = make_folds(2)
+    search = GridSearchCV(make_model("rf"), {"clf__n_estimators": [3, 5]}, cv=folds).fit(X, y)
+    report = grid_search_report(search, folds, name="rf", out_dir=tmp_path)
+    assert "over the 2 folds" in report.captions["Mean CV score per parameter"]
+    assert report.table("grid").marks == {0: "best"}
+    cv = cross_validation_report(make_model("rf", n_estimators=3), X, y, cv=2,
+                                 out_dir=tmp_path)
+    assert "dashed line" in cv.captions["Score per fold"]

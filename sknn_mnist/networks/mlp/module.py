@@ -73,6 +73,9 @@ class MLPModule(DigitNetwork):
     def forward(self, X):
         return self.layers(X)
 
+    def sequential_layers(self) -> nn.Sequential:
+        return self.layers
+
     def linear_layers(self) -> list[nn.Linear]:
         """The ``Linear`` layers in order, input to output."""
         return [m for m in self.layers if isinstance(m, nn.Linear)]

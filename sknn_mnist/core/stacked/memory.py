@@ -1,0 +1,90 @@
+"""How many networks one stack may hold: the memory bound and the measured sweet spot.
+
+On a CPU a stack pays until one stacked step does about :data:`STEP_FLOPS_CPU` FLOPs;
+past that the step is as efficient as the CPU's matrix products get and more networks
+only add memory traffic (benchmarks/stack_scaling.py: per-network time falls to K=32 for
+the MLP on the digits, to K=4-8 on MNIST rows, where each network's step is about four
+times larger). Networks that run through ``vmap`` (the CNN) are not stacked on a CPU:
+their grouped convolutions were slower per network than single fits there.
+
+A stack's memory is its networks' weights (with gradients, two optimizer moments, the
+early-stopping copy and the update's temporaries: about 6 copies) plus their activations
+for one batch (forward outputs kept for the backward pass, and their gradients); the data
+is shared. The estimate counts a network's parameters and the outputs of its layers for
+one row (forward hooks on a one-row pass), so it holds for any architecture.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import nn
+
+#: FLOPs of one stacked training step past which a larger stack stops paying on a CPU.
+STEP_FLOPS_CPU = 1.5e8
+#: Most networks per stack on a CPU, however small each is.
+MAX_NETWORKS_CPU = 64
+#: On a GPU, larger stacks keep paying until memory is the bound.
+MAX_NETWORKS_CUDA = 256
+#: The fraction of the free memory a stack may take.
+MEMORY_FRACTION = 0.25
+
+
+def network_bytes(module: nn.Module, sample: torch.Tensor, batch_size: int) -> int:
+    """Estimated bytes one network of a stack needs (weights and one batch's activations).
+
+    ``sample`` is one input row of the training dtype, on the module's device.
+    """
+    itemsize = sample.element_size()
+    weights = sum(p.numel() for p in module.parameters()) + sum(
+        b.numel() for b in module.buffers())
+    outputs = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out.numel()))
+             for m in module.modules() if not list(m.children())]
+    training = module.training
+    try:
+        with torch.no_grad():
+            module.eval()(sample[:1])
+    finally:
+        module.train(training)
+        for hook in hooks:
+            hook.remove()
+    activations = sum(outputs)
+    return int((6 * weights + 3 * batch_size * activations) * itemsize)
+
+
+def free_bytes(device: torch.device) -> int:
+    """Free memory of ``device``: the GPU's free memory, or the host's available RAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def chunk_size(per_network: int, device: torch.device, n_networks: int,
+               max_networks: int | None = None, *, step_flops: float = 0.0,
+               vectorised: bool = False) -> int:
+    """Networks per stack: at most the measured cap, within the memory budget.
+
+    ``step_flops`` is one network's FLOPs per training step, ``vectorised`` whether the
+    network runs through ``vmap``. 1 means: fit them one by one.
+    """
+    if max_networks:
+        cap = max_networks
+    elif device.type == "cuda":
+        cap = MAX_NETWORKS_CUDA
+    elif vectorised:
+        cap = 1
+    else:
+        cap = min(MAX_NETWORKS_CPU, max(2, math.floor(STEP_FLOPS_CPU / max(step_flops, 1))))
+    budget = MEMORY_FRACTION * free_bytes(device)
+    by_memory = max(1, math.floor(budget / max(per_network, 1)))
+    return max(1, min(cap, by_memory, n_networks))
