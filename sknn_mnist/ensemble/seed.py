@@ -95,6 +95,8 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when X was a DataFrame with string column names.
+    device_ : str
+        The members' device, when they are this package's torch networks (a property).
     fit_times_ : ndarray of shape (n_estimators,)
         Seconds of fitting attributed to each member (``FitResult.fit_time``; a stacked
         fit's time is shared out evenly).
@@ -181,6 +183,15 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.classes_ = self.estimators_[0].classes_
         self._multilabel = type_of_target(y) == "multilabel-indicator"
         return self
+
+    @property
+    def device_(self) -> str:
+        """The members' device (``'cpu'``, ``'cuda:0'``), when they are torch networks."""
+        devices = {getattr(m, "device_", None) for m in getattr(self, "estimators_", [])}
+        if len(devices) != 1 or None in devices:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute "
+                                 "'device_' (not fitted, or members without one device)")
+        return devices.pop()
 
     @staticmethod
     def _sparse_formats(tags: Any) -> list[str] | bool:

@@ -254,3 +254,5 @@ def test_runs_in_compare_when_named(digits_split):
     assert isinstance(clf, SeedEnsembleClassifier) and len(clf.estimators_) == 2
     assert ens.test_accuracy == pytest.approx(np.mean(ens.y_pred == y_test[:150]))
     assert ens.test_accuracy > 0.8
+    assert ens.device == "cpu" == clf.device_  # the members', in the report's column
+    assert not hasattr(SeedEnsembleClassifier(), "device_")
