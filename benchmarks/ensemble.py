@@ -152,9 +152,8 @@ def main() -> None:
             "'single network': the members, each exactly the fit its seed gives alone; "
             "their mean accuracy, range, log loss and fit time. 'fit / single': the "
             "ensemble's fit wall time over a member's.",
-            "The members train through one fit_many call, which fits them one after the "
-            "other until the stacked trainer lands: the ensemble costs about K single "
-            "fits here. Re-run this benchmark with the stacked trainer.",
+            "The members train through one fit_many call: one stack, or one after the "
+            "other where stacking does not pay (see docs/stacked_training.md).",
             cnn_note,
             "The published row is quoted from the literature (issue 24), not measured.",
             "Member fit seconds ranged " + "; ".join(

@@ -2,9 +2,10 @@
 
 The members are fitted through one :func:`~sknn_mnist.core.many.fit_many` call, all on
 the same ``X`` object: the stacked trainer trains networks of one shape together (one
-batched step for all K), and until it does they are fitted one after the other with the
-same results. Their seeds are drawn from the ensemble's ``random_state`` exactly as
-scikit-learn's ensembles draw them (``sklearn.ensemble.BaseEnsemble``).
+batched step for all K) where its measured scaling says it pays (the MLP on the CPU), and
+fits them one after the other otherwise, with the same results. Their seeds are drawn
+from the ensemble's ``random_state`` exactly as scikit-learn's ensembles draw them
+(``sklearn.ensemble.BaseEnsemble``).
 """
 
 from __future__ import annotations
