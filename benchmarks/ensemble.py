@@ -19,7 +19,7 @@ import os
 import time
 
 import numpy as np
-from _common import DEFAULT_IDX_DIR, machine_info, parser
+from _common import DEFAULT_IDX_DIR, interleaved, machine_info, parser, timed
 from _common import write_result as _write
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, log_loss
@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sknn_mnist import CNNDigitClassifier, MLPDigitClassifier
 from sknn_mnist.core.device import resolve_device
 from sknn_mnist.datasets import load_dataset
-from sknn_mnist.ensemble import SeedEnsembleClassifier
+from sknn_mnist.ensemble import SeedEnsembleClassifier, draw_member_seeds
 from sknn_mnist.models import PixelScaler
 
 MODELS = ("mlp", "cnn")
@@ -121,6 +121,37 @@ def measure(kind: str, args, data, device: str) -> tuple[list[dict], dict]:
     return rows, details
 
 
+def timing(kind: str, args, data, device: str) -> tuple[list[dict], dict]:
+    """Fit time, interleaved rounds: the ensemble (one fit_many call), its members fitted
+    one after the other with their own ``fit``, and one network alone."""
+    X, y = data[0], data[1]
+    if kind == "cnn" and args.cnn_rows:
+        X, y = X[:args.cnn_rows], y[:args.cnn_rows]
+    X = PixelScaler().fit_transform(X)  # scaled once, outside the clocks
+    member = member_of(kind, args, device)
+    ensemble = SeedEnsembleClassifier(member, n_estimators=args.members, random_state=0)
+
+    def one_by_one() -> None:
+        for network in draw_member_seeds(member, args.members, 0):
+            network.fit(X, y)
+
+    contenders = {
+        "ensemble, one fit_many call": lambda: timed(lambda: clone(ensemble).fit(X, y)),
+        "its members, one fit each": lambda: timed(one_by_one),
+        "one network": lambda: timed(
+            lambda: draw_member_seeds(member, 1, 0)[0].fit(X, y)),
+    }
+    rounds = args.rounds or (1 if args.quick else 2)
+    result = interleaved(contenders, rounds, reference="one network")
+    rows = [{"model": f"{kind} ({len(y)} rows): fit time, {name}",
+             "fit s (median)": result["median_seconds"][name],
+             "ratio to one network": result["ratio_to_one network"][name]}
+            for name in contenders]
+    for row in rows:
+        print(row, flush=True)
+    return rows, {"rows": len(y), "rounds": rounds, **result}
+
+
 def main() -> None:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--members", type=int, default=None, help="K (default 5; --quick 3)")
@@ -129,6 +160,9 @@ def main() -> None:
     p.add_argument("--cnn-epochs", type=int, default=2, help="epochs of each CNN member")
     p.add_argument("--cnn-rows", type=int, default=None,
                    help="training rows of the CNN (default: all)")
+    p.add_argument("--parts", default="accuracy,timing",
+                   help="comma-separated subset of accuracy (one ensemble, its members, "
+                   "one network alone) and timing (interleaved rounds of fit times)")
     args = p.parse_args()
     args.members = args.members or (3 if args.quick else 5)
     kinds = [k for k in args.models.split(",") if k]
@@ -143,9 +177,14 @@ def main() -> None:
     dataset, *data = load(args)
     table, details = [], {}
     start = time.perf_counter()
+    parts = [part for part in args.parts.split(",") if part]
     for kind in kinds:
-        rows, details[kind] = measure(kind, args, data, device)
-        table += rows
+        if "accuracy" in parts:
+            rows, details[kind] = measure(kind, args, data, device)
+            table += rows
+        if "timing" in parts:
+            rows, details[f"{kind}_timing"] = timing(kind, args, data, device)
+            table += rows
     total = time.perf_counter() - start
     if not args.quick:
         table.append(REFERENCE)
@@ -170,7 +209,8 @@ def main() -> None:
             "The published row is quoted from the literature (issue 24), not measured.",
             "Member fit seconds ranged " + "; ".join(
                 f"{kind} {min(d['member_fit_seconds']):.0f}-{max(d['member_fit_seconds']):.0f}"
-                for kind, d in details.items()) + " (the machine's load changed during the "
+                for kind, d in details.items() if "member_fit_seconds" in d)
+            + " (the machine's load changed during the "
             "run: compare rows of one run, and the accuracy, which the load does not touch).",
             f"Load average at the start {load_start[0]:.1f}, at the end "
             f"{os.getloadavg()[0]:.1f}, on {os.cpu_count()} cores; whole run "
