@@ -169,6 +169,8 @@ class ModelSpec:
         """Fully qualified types a saved model of this kind holds besides its scaler."""
         if self.estimator is not None:
             names = {self.estimator}
+        elif isinstance(self.build, _LazyBuild):
+            names = {self.build.builds}
         else:
             clf = self.make(random_state=0, device="cpu", n_jobs=None)
             names = {qualified_name(type(clf))}
@@ -205,6 +207,23 @@ class ModelSpec:
         if resolved.type == "cuda":
             return 1, str(resolved)
         return effective_n_jobs(n_jobs), str(resolved)
+
+
+@dataclass(frozen=True)
+class _LazyBuild:
+    """A ``build`` callable named by its qualified name, imported on the first call (as
+    ``estimator`` classes are): the registry never imports the estimators' modules.
+
+    ``builds`` names the class it returns, so that persistence's trusted types (read by
+    every ``load_model``, before the file is checked) need not build one and import torch.
+    """
+
+    qualified: str
+    builds: str
+
+    def __call__(self, **kwargs: Any) -> Any:
+        module, _, name = self.qualified.rpartition(".")
+        return getattr(importlib.import_module(module), name)(**kwargs)
 
 
 #: The compared models, in the order they run and are reported. One entry per model.
@@ -284,6 +303,24 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         quick_grid={"clf__n_estimators": [50, 100]},
         scale=False,
         own_n_jobs=True,
+    ),
+    # Compared when named, not by default: five MLP fits per candidate and fold. One
+    # candidate, on the SVC's subsample (the selection CV then reuses its scores); the
+    # members train in one fit_many call (stacked once the stacked trainer lands). The
+    # members' type is the MLP's, trusted through its own entry too.
+    "mlp-ensemble": ModelSpec(
+        name="mlp-ensemble",
+        title="MLP seed ensemble (5 members)",
+        build=_LazyBuild("sknn_mnist.ensemble.seed.mlp_seed_ensemble",
+                         builds="sknn_mnist.ensemble.seed.SeedEnsembleClassifier"),
+        fitted_types=("sknn_mnist.networks.mlp.classifier.MLPDigitClassifier",),
+        grid={"clf__n_estimators": [5]},
+        quick_grid={"clf__estimator__learning_rate_init": [1e-2],
+                    "clf__estimator__max_iter": [30]},
+        grid_subsample=SVC_GRID_SUBSAMPLE,
+        quick_grid_subsample=SVC_GRID_SUBSAMPLE_QUICK,
+        uses_device=True,
+        default=False,
     ),
 }
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The memory and images benchmarks need the real MNIST files; the others fall back to digits.
 SCRIPTS = ["epoch_time", "inference", "accuracy", pytest.param("memory", marks=pytest.mark.mnist),
            "main_job", "regressor_parity", "partial_fit_stream", "stack_scaling",
-           "search_digits",
+           "search_digits", "search_mnist", "ensemble",
            pytest.param("images", marks=pytest.mark.mnist)]
 
 pytestmark = [pytest.mark.slow, pytest.mark.subprocess]

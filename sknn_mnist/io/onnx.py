@@ -17,6 +17,8 @@ Layout of the exported graph:
   float) and ``probabilities`` (float32, ``(batch, n_classes)``, as ``predict_proba``);
   for a regressor, ``variable`` (float32, ``(batch, n_outputs)``, as ``predict``; the name
   skl2onnx gives regressors' outputs).
+- a :class:`~sknn_mnist.ensemble.SeedEnsembleClassifier`: every member's network and
+  probabilities, one ``Mean`` node (``probabilities``) and the ``label`` of its argmax.
 
 The network computes in float32, also for a ``dtype='float64'`` model (its weights are
 rounded to float32): the probabilities then differ from ``predict_proba`` by float32
@@ -257,6 +259,86 @@ def _graph_outputs(graph: Graph, clf: Any, logits: str) -> tuple[list[Any], dict
     return outputs, {"classes": ",".join(str(c) for c in clf.classes_)}
 
 
+def _torch_module(clf: Any) -> Any:
+    module = getattr(getattr(clf, "net_", None), "module_", None)
+    if module is None:
+        raise TypeError(
+            f"cannot export a {type(clf).__name__} to ONNX: the last step must be one of "
+            "this package's fitted torch classifiers (MLPDigitClassifier, "
+            "CNNDigitClassifier, ...) or a SeedEnsembleClassifier of them")
+    return module
+
+
+def _eval_network(graph: Graph, module: Any, x: str) -> str:
+    """The network's nodes as in inference (dropout off, batch norm's running statistics)."""
+    was_training = module.training
+    module.eval()
+    try:
+        return _network(graph, module, x)
+    finally:
+        module.train(was_training)
+
+
+def _single_outputs(graph: Graph, clf: Any, x: str) -> tuple[list[Any], dict[str, str]]:
+    """One torch classifier or regressor: its network, then its head's outputs."""
+    return _graph_outputs(graph, clf, _eval_network(graph, _torch_module(clf), x))
+
+
+# -- seed ensembles ------------------------------------------------------------------------
+def _member_probabilities(graph: Graph, member: Any, x: str, index: int) -> tuple[str, int]:
+    """One member's network and head; its ``probabilities`` renamed to its own name."""
+    if not hasattr(member, "classes_"):
+        raise TypeError(f"cannot export a seed ensemble of {type(member).__name__} to ONNX")
+    logits = _eval_network(graph, _torch_module(member), x)
+    _, n_columns = member._head.onnx_outputs(graph, logits, int(member.n_outputs_))
+    # The heads name their output "probabilities", the graph's output: rename this one.
+    # Its label nodes (the member's codes) are left for _prune: the ensemble's label is the
+    # argmax of the averaged probabilities.
+    name = f"member{index}_probabilities"
+    for node in graph.nodes:
+        for values in (node.input, node.output):
+            values[:] = [name if value == "probabilities" else value for value in values]
+    return name, n_columns
+
+
+def _prune(graph: Graph, outputs: list[str]) -> None:
+    """Drop the nodes and constants that no graph output depends on."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(graph.nodes):
+        if needed.intersection(node.output):
+            kept.append(node)
+            needed.update(node.input)
+    graph.nodes[:] = kept[::-1]
+    graph.initializers[:] = [t for t in graph.initializers if t.name in needed]
+
+
+def _ensemble_outputs(graph: Graph, ensemble: Any, x: str) -> tuple[list[Any], dict[str, str]]:
+    """A seed ensemble: every member's probabilities, their mean, the label of its argmax.
+
+    The label is ``predict``'s (the argmax of the averaged probabilities, computed here in
+    float32: rows whose two best classes tie to float32 rounding may differ).
+    """
+    onnx = _require_onnx()
+    if getattr(ensemble, "_multilabel", False):
+        raise TypeError("cannot export a multilabel seed ensemble to ONNX")
+    members = [_member_probabilities(graph, member, x, i)
+               for i, member in enumerate(ensemble.estimators_)]
+    graph.op("Mean", [name for name, _ in members], output="probabilities")
+    codes = graph.op("ArgMax", ["probabilities"], "code", axis=1, keepdims=0)
+    classes, label_type = _classes_tensor(ensemble.classes_)
+    graph.initializers.append(onnx.numpy_helper.from_array(classes, "classes"))
+    graph.op("Gather", ["classes", codes], output="label", axis=0)
+    _prune(graph, ["label", "probabilities"])
+    outputs = [
+        onnx.helper.make_tensor_value_info("label", label_type, ["batch"]),
+        onnx.helper.make_tensor_value_info("probabilities", onnx.TensorProto.FLOAT,
+                                           ["batch", members[0][1]]),
+    ]
+    return outputs, {"classes": ",".join(str(c) for c in ensemble.classes_),
+                     "n_members": str(len(members))}
+
+
 def _split(model: Any) -> tuple[list[Any], Any]:
     steps = getattr(model, "steps", None)
     if steps is None:
@@ -272,7 +354,8 @@ def to_onnx(model: Any) -> Any:
     model : Pipeline or estimator
         Zero or more scaling steps (``PixelScaler``, ``MinMaxScaler``, ``StandardScaler``,
         ``"passthrough"``) then a fitted ``MLPDigitClassifier``, ``CNNDigitClassifier`` or
-        ``TorchMLPRegressor``.
+        ``TorchMLPRegressor``, or a ``SeedEnsembleClassifier`` of our classifiers (one
+        graph: every member's probabilities, their ``Mean``, the label of its argmax).
 
     Returns
     -------
@@ -289,27 +372,19 @@ def to_onnx(model: Any) -> Any:
     from sklearn.utils.validation import check_is_fitted
 
     from .._version import __version__
-
     onnx = _require_onnx()
     scalers, clf = _split(model)
     check_is_fitted(clf)
-    module = getattr(getattr(clf, "net_", None), "module_", None)
-    if module is None:
-        raise TypeError(
-            f"cannot export a {type(clf).__name__} to ONNX: the last step must be one of "
-            "this package's fitted torch classifiers (MLPDigitClassifier, "
-            "CNNDigitClassifier, ...)")
+    # Not an isinstance check: the ensemble's module imports the networks, which import
+    # this one. A meta-estimator that sets this flag averages its members' predict_proba.
+    ensemble = bool(getattr(type(clf), "_averages_members_proba", False))
+    if not ensemble:
+        _torch_module(clf)  # a TypeError before any work when it is not one of ours
     graph = Graph()
     x = "input"
     for step in scalers:
         x = _scaler(graph, step, x)
-    was_training = module.training
-    module.eval()
-    try:
-        logits = _network(graph, module, x)
-    finally:
-        module.train(was_training)
-    outputs, properties = _graph_outputs(graph, clf, logits)
+    outputs, properties = (_ensemble_outputs if ensemble else _single_outputs)(graph, clf, x)
     n_features = int(clf.n_features_in_)
     inputs = [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT,
                                                  ["batch", n_features])]

@@ -23,7 +23,9 @@ forever. :func:`check_model` checks, for every estimator of a loaded model:
   them, whose dual coefficients, intercepts and Platt parameters have the shapes libsvm
   reads, and whose support indices lie within the training set;
 - the torch estimators (classifiers, regressors): a fitted one has its network, an output
-  activation of its kind, and (a classifier) classes that match its outputs.
+  activation of its kind, and (a classifier) classes that match its outputs;
+- a seed ensemble: ``n_estimators`` fitted members, each checked as a model of its own,
+  with the ensemble's number of features and classes.
 
 Violations raise :class:`InconsistentModelError` (a :class:`ValueError`) saying what is
 wrong; :mod:`sknn_mnist.io.persistence` adds the file's name.
@@ -332,6 +334,28 @@ def _check_torch_estimator(est: Any) -> None:
                     f"shape {classes.shape}")
 
 
+# -- the seed ensemble -------------------------------------------------------------------------
+def _check_seed_ensemble(est: Any) -> None:
+    """A fitted seed ensemble: ``n_estimators`` members, each checked as a model of its own
+    (the walk skips them, as a forest's trees), with the ensemble's width and classes."""
+    if not _is_fitted(est):
+        return
+    members = getattr(est, "estimators_", None)
+    if not isinstance(members, list) or len(members) != est.n_estimators:
+        raise _fail(f"{_name(est)}.estimators_ is not a list of n_estimators="
+                    f"{est.n_estimators!r} members")
+    n = _n_features(est)
+    classes = getattr(est, "classes_", None)
+    for i, member in enumerate(members):
+        if not hasattr(member, "predict_proba") or not _is_fitted(member):
+            raise _fail(f"member {i} of {_name(est)} is not a fitted classifier")
+        check_model(member)
+        if _n_features(member) != n or not np.array_equal(
+                getattr(member, "classes_", None), classes):
+            raise _fail(f"member {i} of {_name(est)} has other features or classes than "
+                        "the ensemble")
+
+
 # -- the walk ----------------------------------------------------------------------------------
 def _checks() -> list[tuple[type, Callable[[Any], None]]]:
     from sklearn.ensemble import RandomForestClassifier
@@ -341,13 +365,15 @@ def _checks() -> list[tuple[type, Callable[[Any], None]]]:
     from sklearn.tree import DecisionTreeClassifier
 
     from ..core.estimator import TorchEstimatorBase
+    from ..ensemble import SeedEnsembleClassifier
     from ..study.scaler import PixelScaler
 
     return [(Pipeline, _check_pipeline), (MinMaxScaler, _check_min_max_scaler),
             (StandardScaler, _check_standard_scaler), (PixelScaler, _check_pixel_scaler),
             (RandomForestClassifier, _check_forest),
             (DecisionTreeClassifier, _check_decision_tree), (SVC, _check_svc),
-            (TorchEstimatorBase, _check_torch_estimator)]
+            (TorchEstimatorBase, _check_torch_estimator),
+            (SeedEnsembleClassifier, _check_seed_ensemble)]
 
 
 def _estimators(model: Any) -> Iterator[Any]:
