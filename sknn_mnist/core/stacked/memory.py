@@ -4,8 +4,9 @@ On a CPU a stack pays until one stacked step does about :data:`STEP_FLOPS_CPU` F
 past that the step is as efficient as the CPU's matrix products get and more networks
 only add memory traffic (benchmarks/stack_scaling.py: the per-network time of the MLP
 falls up to K=32, the largest measured, on the digits, 4.6 MFLOP a network-step, and up to
-K=8-16 on MNIST rows, 32 MFLOP, where K=32 is slower again). Networks that run through ``vmap`` (the CNN) are not stacked on a CPU:
-their grouped convolutions were slower per network than single fits there.
+K=8-16 on MNIST rows, 32 MFLOP, where K=32 is slower again). Networks that run through
+``vmap`` (the CNN) are not stacked on a CPU: their grouped convolutions were slower per
+network than single fits there.
 
 A stack's memory is its networks' weights (with gradients, two optimizer moments, the
 early-stopping copy and the update's temporaries: about 6 copies) plus their activations
