@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,8 +19,15 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def recipes(target: str, tmp_path: Path) -> list[str]:
-    """The commands ``make TARGET`` would run on a machine without ``.venv``."""
-    done = subprocess.run(["make", "-n", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT,
+    """The commands ``make TARGET`` would run on a machine without ``.venv``.
+
+    The suite itself runs under ``make test``: without the parent's MAKEFLAGS and
+    MAKELEVEL, and with --no-print-directory, the output is the recipes alone (a nested
+    make otherwise adds "Entering/Leaving directory" lines).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}}
+    done = subprocess.run(["make", "-n", "--no-print-directory", target,
+                           f"VENV={tmp_path / 'venv'}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=True)
     return done.stdout.splitlines()
 
