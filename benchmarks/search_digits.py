@@ -8,8 +8,11 @@ hidden layer of 100 units, batch 64, 20 epochs at a constant rate (``tol=0``: no
 stop). Three contenders, interleaved for ``--rounds`` rounds (ratios: medians of the
 per-round ratios):
 
-* ``ours``: :class:`sknn_mnist.model_selection.GridSearchCV` of the pipeline: the 40 fits
-  go through one ``fit_many`` call (stacked when the stacked trainer is in);
+* ``ours``: :class:`sknn_mnist.model_selection.GridSearchCV` of the pipeline, ``n_jobs=2``:
+  the 40 fits go through one ``fit_many`` call, which gives each of 2 worker processes
+  half of the stack;
+* ``ours, one process``: the same with ``n_jobs=1``: the whole stack in this process
+  (what ``ours`` was before the worker split);
 * ``sklearn GridSearchCV, our MLP``: scikit-learn's search of the same pipeline,
   ``n_jobs=2`` (loky workers with their threads shared out, as ``compare`` runs it);
 * ``sklearn GridSearchCV, MLPClassifier``: scikit-learn's search of the same pipeline with
@@ -60,11 +63,11 @@ def _contenders(X, y, *, device: str, epochs: int, folds, grid) -> tuple[dict, d
         **SHARED, max_iter=epochs, random_state=0))])
     searches: dict[str, object] = {}
 
-    def run(name, search_class, pipe):
+    def run(name, search_class, pipe, n_jobs=N_JOBS):
         def go() -> float:
-            search = search_class(pipe, grid, cv=folds, n_jobs=N_JOBS, refit=False)
+            search = search_class(pipe, grid, cv=folds, n_jobs=n_jobs, refit=False)
             start = time.perf_counter()
-            with shared_cores(N_JOBS), warnings.catch_warnings():
+            with shared_cores(n_jobs), warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 search.fit(X, y)
             seconds = time.perf_counter() - start
@@ -74,6 +77,7 @@ def _contenders(X, y, *, device: str, epochs: int, folds, grid) -> tuple[dict, d
 
     contenders = {
         "ours": run("ours", ours_ms.GridSearchCV, ours_pipe),
+        "ours, one process": run("ours, one process", ours_ms.GridSearchCV, ours_pipe, 1),
         "sklearn GridSearchCV, our MLP": run("sklearn GridSearchCV, our MLP",
                                              sk.GridSearchCV, ours_pipe),
         "sklearn GridSearchCV, MLPClassifier": run("sklearn GridSearchCV, MLPClassifier",
@@ -156,7 +160,8 @@ def main() -> None:
             "'time / ours': the median over rounds of each contender's time over ours "
             "(above 1: ours is faster). scikit-learn's searches run n_jobs=2 loky workers "
             "with their threads shared out (sknn_mnist.study.parallel.shared_cores); ours "
-            "passes n_jobs=2 too, which only the evaluations that are not our networks use.",
+            "with n_jobs=2 gives each of 2 such workers half of every stack; 'ours, one "
+            "process' (n_jobs=1) trains the whole stack in this process.",
             "Agreement: ours against scikit-learn's search of the same estimator should "
             "have the same ranks and scores (float32 here); MLPClassifier is another "
             "implementation (its own initialisation and batch order), compared by the rank "

@@ -7,8 +7,11 @@ The registry's default MLP grid (``hidden_layer_sizes`` (100, 50) or (256, 128) 
 (``make_model('mlp')``: pixel scaling -> MLPDigitClassifier), 3 stratified folds of the
 first ``--rows`` MNIST training rows, ``--epochs`` epochs each. Contenders, interleaved:
 
-* ``ours``: :class:`sknn_mnist.model_selection.GridSearchCV`: one ``fit_many`` call, the
-  networks of each shape stacked (2 rates x 3 folds);
+* ``ours``: :class:`sknn_mnist.model_selection.GridSearchCV`, ``n_jobs=2``: one
+  ``fit_many`` call, each of 2 worker processes stacking its half of the networks of each
+  shape (2 rates x 3 folds);
+* ``ours, one process``: the same with ``n_jobs=1`` (the stacks in this process, what
+  ``ours`` was before the worker split);
 * ``sklearn GridSearchCV``: scikit-learn's search of the same pipeline, ``n_jobs=2``
   loky workers with their threads shared out (as ``compare`` ran it before).
 
@@ -51,11 +54,11 @@ def main() -> None:
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
     searches: dict[str, object] = {}
 
-    def run(label, search_class):
+    def run(label, search_class, n_jobs=N_JOBS):
         def go() -> float:
-            search = search_class(pipe, grid, cv=folds, n_jobs=N_JOBS, refit=False)
+            search = search_class(pipe, grid, cv=folds, n_jobs=n_jobs, refit=False)
             start = time.perf_counter()
-            with shared_cores(N_JOBS), warnings.catch_warnings():
+            with shared_cores(n_jobs), warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 search.fit(X, y)
             searches[label] = search
@@ -63,6 +66,8 @@ def main() -> None:
         return go
 
     timing = interleaved({"ours": run("ours", ours_ms.GridSearchCV),
+                          "ours, one process": run("ours, one process",
+                                                   ours_ms.GridSearchCV, 1),
                           "sklearn GridSearchCV": run("sklearn GridSearchCV",
                                                       sk.GridSearchCV)},
                          rounds, reference="ours")
@@ -88,8 +93,9 @@ def main() -> None:
         "notes": [
             "Target (issue 24): >= 2x faster than the search before (scikit-learn's, "
             f"n_jobs=2). Measured: {timing['ratio_to_ours']['sklearn GridSearchCV']:.2f}x.",
-            "ours stacks the 6 networks of each shape; scikit-learn runs the 12 fits in 2 "
-            "loky workers with their threads shared out.",
+            "ours gives each of 2 loky workers half of the 6 networks of each shape, "
+            "stacked; 'ours, one process' stacks all 6 in this process; scikit-learn runs "
+            "the 12 fits in 2 loky workers, one by one, with their threads shared out.",
             f"Load average: {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
             f"end, on {os.cpu_count()} cores (shared with other work).",
         ],

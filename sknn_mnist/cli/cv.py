@@ -29,7 +29,7 @@ DESCRIPTION = (
 def setup(p: argparse.ArgumentParser) -> None:
     """The arguments of ``sknn-mnist cv``."""
     add_model_arg(p)
-    add_dataset_args(p)
+    add_dataset_args(p, required=False)
     p.add_argument("--cv", type=cv_folds, default=5, metavar="K", help="folds (default: 5)")
     p.add_argument("--scoring", default="accuracy", help="scoring (default: accuracy)")
     p.add_argument("--out", metavar="DIR", help="write the report into DIR")

@@ -33,7 +33,7 @@ DESCRIPTION = (
 def setup(p: argparse.ArgumentParser) -> None:
     """The arguments of ``sknn-mnist grid-search``."""
     add_model_arg(p)
-    add_dataset_args(p)
+    add_dataset_args(p, required=False)
     p.add_argument("--param-grid", metavar="FILE",
                    help='JSON object of lists, e.g. {"C": [1, 10], "gamma": ["scale", 0.02]}; '
                    "tuples as lists: {\"hidden_layer_sizes\": [[100], [256, 128]]} "

@@ -25,7 +25,7 @@ from skorch.history import History
 from .data import to_tensor
 from .device import resolve_device
 from .estimator import TorchEstimatorBase
-from .stacked.memory import chunk_size, network_bytes
+from .stacked.memory import chunk_size, network_bytes, workers_beat_stacking
 from .stacked.network import StackedNetwork
 from .stacked.optim import STACKED_SOLVERS
 from .stacked.trainer import Member, StackedTrainer
@@ -93,6 +93,35 @@ def stack_key(estimator: Any) -> Hashable | None:
                     estimator.get_params(deep=False).items()
                     if name not in PER_NETWORK_PARAMS)
     return type(estimator), tuple(shared)
+
+
+def stacks_in_process(estimator: Any, n_rows: int, n_features: int, n_outputs: int,
+                      workers: int) -> bool:
+    """Whether ``estimator`` should train through :func:`fit_many` when ``workers``
+    processes could fit it instead (as scikit-learn's searches do).
+
+    True for a network that stacks and whose training step is small for a CPU core
+    (:func:`~sknn_mnist.core.stacked.memory.workers_beat_stacking`), or on a GPU; False
+    when it cannot stack, or its step fills a core and workers are free. An estimator
+    whose network cannot be built here (bad parameters) returns True: its fit reports
+    the error.
+    """
+    if workers <= 1:
+        return True
+    if stack_key(estimator) is None:
+        return False
+    try:
+        device = resolve_device(estimator.device)
+        if device.type != "cpu":
+            return True
+        batch = estimator.batch_size
+        batch = min(batch if isinstance(batch, int) else 200, max(n_rows, 1))
+        module = estimator._new_module(n_features, n_outputs, 0)
+        sample = torch.zeros((1, n_features), dtype=next(module.parameters()).dtype)
+        flops = network_flops(module, sample, batch, training=True)
+    except Exception:  # the fit itself says what is wrong
+        return True
+    return not workers_beat_stacking(flops, device, workers)
 
 
 def fit_many(jobs: Sequence[FitJob], *, verbose: int = 0,

@@ -49,13 +49,18 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         Largest encoded image read.
     max_pixels : int, default=50,000,000
         Largest image decoded (decompression bombs are refused from the header).
+    row_shape : None or (height, width), default=None
+        How a 2-D numeric array's rows are laid out: ``None`` reads them as flattened
+        square images (784 values: 28x28), ``(h, w)`` as ``h x w`` images (``h * w``
+        values). One entry may be ``-1``, inferred from the row length (``(-1, 30)``:
+        images 30 pixels wide).
 
     Notes
     -----
     ``X`` is a list (or 1-D array) of image sources: file paths, folders, raw bytes, PIL
-    images, arrays of any shape. A 2-D numeric array is read as rows of flattened square
-    images (e.g. 784 = 28x28 pixels each, in any range and either polarity), a 3-D one as
-    a stack of images.
+    images, arrays of any shape. A 2-D numeric array is read as rows of flattened images
+    (square unless ``row_shape`` says otherwise, in any range and either polarity), a 3-D
+    one as a stack of images.
 
     Examples
     --------
@@ -71,13 +76,15 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         "shape": [None, str, Integral, tuple, list, Layout],
         "max_bytes": [Interval(Integral, 1, None, closed="left")],
         "max_pixels": [Interval(Integral, 1, None, closed="left")],
+        "row_shape": [None, tuple, list],
     }
 
     def __init__(self, shape: Any = None, max_bytes: int = ImageLimits.max_bytes,
-                 max_pixels: int = ImageLimits.max_pixels):
+                 max_pixels: int = ImageLimits.max_pixels, row_shape: Any = None):
         self.shape = shape
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self.row_shape = row_shape
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -103,6 +110,7 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._layout()  # a bad shape fails here, not at the first transform
+        self._check_row_shape()
         X = _as_array_if_array_like(X)
         if _is_numeric_array(X) and X.ndim <= 2 or sp.issparse(X):
             # Rows of pixels are checked as any estimator's input (finite, not empty,
@@ -110,19 +118,46 @@ class ImageNormalizer(TransformerMixin, BaseEstimator):
             validate_data(self, X, reset=True)
         return self
 
+    def _check_row_shape(self) -> tuple[int, int] | None:
+        shape = self.row_shape
+        if shape is None:
+            return None
+        if (len(shape) != 2 or not all(isinstance(s, Integral) and not isinstance(s, bool)
+                                       and (s >= 1 or s == -1) for s in shape)
+                or list(shape).count(-1) > 1):
+            raise ValueError(f"row_shape must be (height, width) with positive ints, one of "
+                             f"which may be -1 (inferred), got {shape!r}")
+        return int(shape[0]), int(shape[1])
+
+    def _image_shape(self, n_values: int) -> tuple[int, int]:
+        """The (height, width) of one row of ``n_values`` pixels."""
+        shape = self._check_row_shape()
+        if shape is None:
+            side = math.isqrt(n_values)
+            if side * side != n_values:
+                raise ValueError(
+                    f"rows of {n_values} values are not flattened square images; give "
+                    "image sources (paths, bytes, PIL images, arrays of shape (height, "
+                    "width)), rows of side * side pixels, or row_shape=(height, width)")
+            return side, side
+        height, width = shape
+        if height == -1 and n_values % width == 0:
+            height = n_values // width
+        elif width == -1 and n_values % height == 0:
+            width = n_values // height
+        if height * width != n_values:
+            raise ValueError(f"rows of {n_values} values do not fit row_shape="
+                             f"{self.row_shape!r}; give rows of height * width pixels")
+        return height, width
+
     def _rows(self, X: np.ndarray, layout: Layout, limits: ImageLimits) -> np.ndarray:
-        side = math.isqrt(X.shape[1])
         if X.shape[0] == 0:
             raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
                              "minimum of 1 is required.")
-        if side * side != X.shape[1]:
-            raise ValueError(
-                f"rows of {X.shape[1]} values are not flattened square images; give image "
-                "sources (paths, bytes, PIL images, arrays of shape (height, width)) or "
-                "rows of height * width pixels")
+        height, width = self._image_shape(X.shape[1])
         out = np.empty((X.shape[0], layout.n_pixels), np.uint8)
         for i, row in enumerate(X):
-            image = row.reshape(side, side)
+            image = row.reshape(height, width)
             out[i] = normalize_decoded(decode(image, f"row {i}", limits), layout)
         return out
 

@@ -7,6 +7,11 @@ networks become :class:`~sknn_mnist.core.many.FitJob`\\ s of one
 scikit-learn's ``Parallel``. In a pipeline the earlier steps are fitted once per (split,
 their own parameters), and the jobs of that split share the transformed training rows: the
 same array object, which the stacked trainer puts on the device once.
+
+With ``n_jobs`` above 1, a network that trains faster in a worker process of its own than
+in a stack (:func:`~sknn_mnist.core.many.stacks_in_process`: its step fills a CPU core, or
+it cannot stack) goes through scikit-learn's path and its workers, as scikit-learn's search
+would fit it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any
 
 import joblib
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils.parallel import delayed
 
-from ..core.many import FitJob, FitResult, fit_many
+from ..core.many import FitJob, FitResult, fit_many, stack_key, stacks_in_process
 from ._messages import end_message, start_message
 from ._plan import Task, TorchParts, make_estimator, torch_parts
 from ._sklearn_compat import (
@@ -82,13 +88,15 @@ def evaluate(base: Any, X: Any, y: Any, tasks: Sequence[Task], evaluation: Evalu
     tasks : sequence of Task
     evaluation : Evaluation
     parallel : sklearn.utils.parallel.Parallel
-        Runs the evaluations that are not ours.
+        Runs the evaluations that are not ours (and, with ``n_jobs`` above 1, those of our
+        networks that train faster in its workers than in a stack).
     """
     evaluation.check_error_score()
+    in_process = _InProcess(X, y, joblib.effective_n_jobs(parallel.n_jobs))
     ours: dict[int, TorchParts] = {}
     for i, task in enumerate(tasks):
         parts = torch_parts(make_estimator(base, task.parameters), evaluation.fit_params)
-        if parts is not None:
+        if parts is not None and in_process(parts.network):
             ours[i] = parts
     others = [i for i in range(len(tasks)) if i not in ours]
     out: list[dict[str, Any] | None] = [None] * len(tasks)
@@ -101,6 +109,27 @@ def evaluate(base: Any, X: Any, y: Any, tasks: Sequence[Task], evaluation: Evalu
         for i, result in runner.run({i: (tasks[i], parts) for i, parts in ours.items()}).items():
             out[i] = result
     return out  # type: ignore[return-value] - every index is set above
+
+
+class _InProcess:
+    """Which of our networks train through ``fit_many`` here (one answer per stack)."""
+
+    def __init__(self, X: Any, y: Any, workers: int):
+        self.workers, self.answers = workers, {}
+        shape = np.shape(X)
+        self.n_rows, self.n_features = (shape[0], shape[1]) if len(shape) == 2 else (0, 0)
+        self.n_classes = int(np.unique(np.asarray(y)).size) if y is not None else 0
+        self.n_targets = 1 if np.ndim(y) < 2 else np.shape(y)[1]
+
+    def __call__(self, network: Any) -> bool:
+        if self.workers <= 1 or not self.n_features:
+            return True
+        key = (stack_key(network), network.batch_size)
+        if key not in self.answers:
+            outputs = self.n_classes if is_classifier(network) else self.n_targets
+            self.answers[key] = stacks_in_process(network, self.n_rows, self.n_features,
+                                                  outputs, self.workers)
+        return self.answers[key]
 
 
 def _sklearn_path(base: Any, X: Any, y: Any, tasks: Sequence[Task], evaluation: Evaluation,

@@ -203,8 +203,9 @@ class GridSearchCV(_BatchedSearchMixin, _sk.GridSearchCV):
         "documentation); the (candidate, split) evaluations of a\n"
         ":class:`~sknn_mnist.core.estimator.TorchEstimatorBase` (bare, or the last step of "
         "a ``Pipeline``) train in one :func:`~sknn_mnist.core.many.fit_many` call,\n"
-        "the others through scikit-learn's ``_fit_and_score`` with ``n_jobs``. See "
-        "docs/model_selection.md.\n")
+        "the others through scikit-learn's ``_fit_and_score`` with ``n_jobs`` (with\n"
+        "``n_jobs`` above 1 on a CPU, also our networks whose training step fills a core).\n"
+        "See docs/model_selection.md.\n")
 
 
 class RandomizedSearchCV(_BatchedSearchMixin, _sk.RandomizedSearchCV):

@@ -49,7 +49,7 @@ def test_compare_in_a_subprocess(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "test_accuracy" in proc.stdout and "best:" in proc.stdout
     rows = list(csv.DictReader(io.StringIO((out / "compare.csv").read_text())))
-    assert [r["model"] for r in rows] == ["mlp", "svm", "rf"]
+    assert [r["model"] for r in rows] == ["mlp", "cnn", "svm", "rf"]  # the default models
     for r in rows:
         assert f"{float(r['test_accuracy']):.4f}" in proc.stdout
         assert f"{float(r['test_accuracy']):.4f}" in (out / "compare.html").read_text()

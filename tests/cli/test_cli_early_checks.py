@@ -242,8 +242,9 @@ def test_help_lists_the_registry_and_device_names_the_torch_models():
         text = " ".join(parser.commands[command].format_help().split())
         assert f"device of the torch models ({', '.join(torch_models)})" in text, command
         assert "the cores no other process is busy on" in text, command
-    train = " ".join(parser.commands["train"].format_help().split())
-    assert "(default: digits)" in train
+    for command in ("compare", "train", "cv", "grid-search"):
+        text = " ".join(parser.commands[command].format_help().split())
+        assert "(default: digits)" in text, command
     evaluate = " ".join(parser.commands["evaluate"].format_help().split())
     assert "default: the dataset recorded in the model file" in evaluate
 

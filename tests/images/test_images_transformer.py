@@ -72,6 +72,27 @@ def test_rows_of_flattened_images_any_range_and_polarity():
     assert np.array_equal(out[0], load_images([paper])[0])
 
 
+def test_row_shape_reads_rows_of_non_square_images():
+    paper = T.on_paper(T.ink("7", 40))[:, 5:35]           # 40 x 30
+    rows = np.stack([paper.ravel(), 255 - paper.ravel()])
+    out = ImageNormalizer(row_shape=(40, 30)).transform(rows)
+    assert np.array_equal(out[0], load_images([paper])[0])
+    assert np.array_equal(out[0], out[1])                  # either polarity
+    inferred = ImageNormalizer(row_shape=(-1, 30)).transform(rows)
+    assert np.array_equal(inferred, out)
+    with pytest.raises(ValueError, match="not flattened square images.*row_shape"):
+        ImageNormalizer().transform(rows)
+    with pytest.raises(ValueError, match=r"rows of 1200 values do not fit row_shape=\(7, -1\)"):
+        ImageNormalizer(row_shape=(7, -1)).transform(rows)
+
+
+@pytest.mark.parametrize("row_shape", [(0, 5), (-1, -1), (2, 3, 4), (2.0, 3), (True, 4)])
+def test_bad_row_shape_is_refused_at_fit(row_shape):
+    rows = np.ones((2, 12))
+    with pytest.raises(ValueError, match="row_shape must be"):
+        ImageNormalizer(row_shape=row_shape).fit(rows)
+
+
 def test_lists_of_mixed_sources_and_object_columns():
     paper = T.on_paper(T.ink("1"))
     mixed = [paper, T.encode(paper), paper.astype(np.float64) / 255]

@@ -122,6 +122,33 @@ def test_other_estimators_do_not_reach_fit_many(recorder, mlp, small_digits, fol
         "SVC", "SVC", "MLPDigitClassifier"]
 
 
+def test_with_workers_networks_that_fill_a_core_go_to_the_workers(recorder, mlp, small_digits,
+                                                                   folds, same_cv_results):
+    """n_jobs=2 on a CPU: networks whose step fills a core (or that cannot stack) are
+    fitted by scikit-learn's workers; small steps still stack; the table is the same."""
+    from sklearn import model_selection as sk
+
+    from sknn_mnist.core.stacked.memory import WORKER_STEP_FLOPS_CPU
+
+    X, y = small_digits
+    small, wide = (16,), (1024,)
+    assert many.stacks_in_process(mlp(hidden_layer_sizes=small), 300, 64, 10, 2)
+    assert not many.stacks_in_process(mlp(hidden_layer_sizes=wide), 300, 64, 10, 2)
+    assert not many.stacks_in_process(mlp(solver="lbfgs"), 300, 64, 10, 2)
+    assert many.stacks_in_process(mlp(hidden_layer_sizes=wide), 300, 64, 10, 1)
+    # The line between them is the step's FLOPs: 6 x batch x weights, about.
+    assert 6 * 64 * 64 * 16 < WORKER_STEP_FLOPS_CPU < 6 * 64 * 64 * 1024
+    grid = {"hidden_layer_sizes": [small, wide], "alpha": [1e-4, 1e-2]}
+    ours = GridSearchCV(mlp(), grid, cv=folds, refit=False, n_jobs=2).fit(X / 16, y)
+    assert [len(call) for call in recorder.calls] == [2 * 3]
+    assert {job.estimator.hidden_layer_sizes for job in recorder.calls[0]} == {small}
+    theirs = sk.GridSearchCV(mlp(), grid, cv=folds, refit=False, n_jobs=2).fit(X / 16, y)
+    same_cv_results(ours.cv_results_, theirs.cv_results_)
+    recorder.calls.clear()
+    GridSearchCV(mlp(), grid, cv=folds, refit=False, n_jobs=1).fit(X / 16, y)
+    assert [len(call) for call in recorder.calls] == [4 * 3]
+
+
 @pytest.mark.parametrize("case", ["memory", "unknown fit parameter"])
 def test_what_falls_back_to_scikit_learns_path(recorder, mlp, small_digits, folds, tmp_path,
                                                case):

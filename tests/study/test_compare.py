@@ -35,8 +35,9 @@ TINY_GRIDS = {
 def result() -> ComparisonResult:
     X, y = load_dataset("digits", subset="train", return_X_y=True)
     X_test, y_test = load_dataset("digits", subset="test", return_X_y=True)
-    return compare(X[:300], y[:300], X_test[:120], y_test[:120], param_grids=TINY_GRIDS, cv=2,
-                   device="cpu", subsamples={"svm": 200}, dataset="digits")
+    return compare(X[:300], y[:300], X_test[:120], y_test[:120], models=["mlp", "svm", "rf"],
+                   param_grids=TINY_GRIDS, cv=2, device="cpu", subsamples={"svm": 200},
+                   dataset="digits")
 
 
 def test_result_holds_every_model(result):

@@ -186,7 +186,8 @@ def test_compare_on_cluster_equals_local(cluster, digits_raw):
 
     X, y = digits_raw
     data = (X[:500], y[:500], X[1500:], y[1500:])
-    kwargs = dict(param_grids=COMPARE_GRIDS, cv=3, subsamples={"svm": 300},
+    kwargs = dict(models=list(COMPARE_GRIDS), param_grids=COMPARE_GRIDS, cv=3,
+                  subsamples={"svm": 300},
                   learning_curve=False, random_state=0)
     local = compare(*data, n_jobs=2, **kwargs)
     with dask_backend(cluster[0].scheduler_address) as session, \

@@ -35,7 +35,8 @@ def digits():
 def comparison(digits):
     grids = {"mlp": {"clf__max_iter": [2], "clf__hidden_layer_sizes": [(16,)]},
              "svm": {"clf__C": [1.0, 10.0]}, "rf": {"clf__n_estimators": [5]}}
-    return compare(*digits, param_grids=grids, cv=2, device="cpu", dataset="digits")
+    return compare(*digits, models=["mlp", "svm", "rf"], param_grids=grids, cv=2, device="cpu",
+                   dataset="digits")
 
 
 def test_comparison_report_files_hold_the_numbers(tmp_path, comparison):
@@ -139,8 +140,8 @@ def subsampled(digits):
     grids = {"mlp": {"clf__max_iter": [2], "clf__hidden_layer_sizes": [(16,)],
                      "clf__learning_rate_init": [0.01]},
              "svm": {"clf__C": [1.0, 10.0]}, "rf": {"clf__n_estimators": [5]}}
-    return compare(*digits, param_grids=grids, subsamples={"svm": 150}, cv=2, device="cpu",
-                   dataset="digits")
+    return compare(*digits, models=list(grids), param_grids=grids, subsamples={"svm": 150},
+                   cv=2, device="cpu", dataset="digits")
 
 
 def _main_table_html(html: str) -> str:

@@ -44,8 +44,9 @@ def report_file(tmp_path_factory):
              "svm": {"clf__C": [10.0], "clf__gamma": ["scale"]},
              "rf": {"clf__n_estimators": [5], "clf__max_features": ["sqrt"],
                     "clf__min_samples_leaf": [1]}}
-    result = compare(X[:300], y[:300], X_test[:100], y_test[:100], param_grids=grids,
-                     subsamples={"svm": 150}, cv=2, device="cpu", dataset="digits")
+    result = compare(X[:300], y[:300], X_test[:100], y_test[:100], models=list(grids),
+                     param_grids=grids, subsamples={"svm": 150}, cv=2, device="cpu",
+                     dataset="digits")
     slow = {name: dataclasses.replace(r, fit_seconds=1234.5678, predict_seconds=12.3456,
                                       search_seconds=12345.6789, n_search_samples=60000)
             for name, r in result.results.items()}

@@ -8,6 +8,13 @@ K=8-16 on MNIST rows, 32 MFLOP, where K=32 is slower again). Networks that run t
 ``vmap`` (the CNN) are not stacked on a CPU: their grouped convolutions were slower per
 network than single fits there.
 
+With worker processes to spare (a search's ``n_jobs``), a CPU network whose training step
+keeps a core busy on its own (at least :data:`WORKER_STEP_FLOPS_CPU`) trains faster in a
+worker of its own, one fit after another, than in a stack: W workers scale by about W,
+while a stack of MNIST-row MLPs gained 1.25-1.8x over their fits one by one
+(benchmarks/search_mnist.py: the stack in one process slower than scikit-learn's 2
+workers on a quiet machine; on the digits, the stack faster).
+
 A stack's memory is its networks' weights (with gradients, two optimizer moments, the
 early-stopping copy and the update's temporaries: about 6 copies) plus their activations
 for one batch (forward outputs kept for the backward pass, and their gradients); the data
@@ -29,6 +36,10 @@ STEP_FLOPS_CPU = 3e8
 MAX_NETWORKS_CPU = 32
 #: On a GPU, larger stacks keep paying until memory is the bound.
 MAX_NETWORKS_CUDA = 256
+#: With worker processes free, CPU networks with training steps of at least this many
+#: FLOPs are fitted in the workers instead of a stack (the step size from which a second
+#: torch thread helps, ``threads.SINGLE_THREAD_BELOW_FLOPS``: the step fills a core).
+WORKER_STEP_FLOPS_CPU = 1e7
 #: The fraction of the free memory a stack may take.
 MEMORY_FRACTION = 0.25
 
@@ -89,3 +100,12 @@ def chunk_size(per_network: int, device: torch.device, n_networks: int,
     budget = MEMORY_FRACTION * free_bytes(device)
     by_memory = max(1, math.floor(budget / max(per_network, 1)))
     return max(1, min(cap, by_memory, n_networks))
+
+
+def workers_beat_stacking(step_flops: float, device: torch.device, workers: int) -> bool:
+    """Whether ``workers`` processes fit networks of ``step_flops`` faster than a stack.
+
+    Only on a CPU (one GPU is shared by the stack), with more than one worker, for steps of
+    at least :data:`WORKER_STEP_FLOPS_CPU`.
+    """
+    return device.type == "cpu" and workers > 1 and step_flops >= WORKER_STEP_FLOPS_CPU
