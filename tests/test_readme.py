@@ -38,8 +38,8 @@ SKIPPED = [
     (r"^sknn-mnist compare --dataset mnist --idx-dir \S+\s+# the full study",
      "the full MNIST study: 9 minutes on 2 quiet cores, past this test's bound"),
 ]
-#: The bound of any one command, in seconds (the slowest, the MNIST --quick comparison,
-#: takes 40 s on 2 quiet cores and about 2 minutes under load).
+#: The bound of any one command, in seconds (the slowest, the MNIST --quick comparison
+#: with the CNN, took 127 s on 2 cores at load 1.6).
 TIMEOUT = 600
 HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1")
 
